@@ -1,0 +1,48 @@
+"""The backend interface and the `--model` resolver."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from econalign.tasks.base import Task
+
+Progress = Callable[[int], None]  # called with the number of items just finished
+
+
+@dataclass
+class ChoiceScores:
+    """probs[i, j]: probability of task i's option j, renormalised over the options;
+    mass[i]: the options' share of the full next-token distribution (1 for agents that
+    can only answer with an option)."""
+
+    probs: np.ndarray
+    mass: np.ndarray
+
+
+class Backend(ABC):
+    name: str
+
+    @abstractmethod
+    def choice_scores(self, tasks: list[Task], progress: Progress | None = None) -> ChoiceScores:
+        """Choice probabilities over each task's options."""
+
+    @abstractmethod
+    def generate(
+        self, tasks: list[Task], max_new_tokens: int = 64, seed: int = 0, progress: Progress | None = None
+    ) -> list[str]:
+        """Free-text answers (greedy), to be parsed by the task family."""
+
+
+def load_backend(model: str, **kwargs) -> Backend:
+    """`sim:<preference spec>[,noise=...]`, `default`, or any Hugging Face model id or local path."""
+    if model.startswith("sim:"):
+        from econalign.backends.sim import SimBackend
+
+        return SimBackend.from_spec(model)
+    from econalign.backends.hf import HFBackend
+
+    return HFBackend.load(model, **kwargs)

@@ -1,0 +1,145 @@
+"""Hugging Face causal LMs: batched next-token scoring of answer options, and greedy generation."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from econalign import EconalignError
+from econalign.backends.base import Backend, ChoiceScores
+from econalign.tasks.base import Task
+
+
+def resolve(model: str) -> str:
+    if model == "default":
+        from econalign.backends.default_model import default_checkpoint
+
+        return str(default_checkpoint())
+    return model
+
+
+class HFBackend(Backend):
+    def __init__(self, model, tokenizer, name: str, batch_size: int = 16):
+        self.model, self.tokenizer, self.name, self.batch_size = model, tokenizer, name, batch_size
+
+    @classmethod
+    def load(cls, model: str, device: str | None = None, batch_size: int = 16) -> HFBackend:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        path = resolve(model)
+        if not Path(path).exists() and not in_hub_cache(path) and not hub_reachable():
+            raise EconalignError(
+                f"unknown model {model!r}: no such local folder, not in the Hugging Face cache, and the hub is unreachable"
+            )
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(path)
+            lm = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device).eval()
+        except (OSError, ValueError) as exc:
+            where = "a local folder" if Path(path).exists() else "a local path or a model in the Hugging Face cache"
+            raise EconalignError(f"cannot load model {model!r}: not {where} holding a causal LM ({first_line(exc)})") from None
+        tokenizer.padding_side = "left"  # the last position is then every row's next token
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        return cls(lm, tokenizer, name=model, batch_size=batch_size)
+
+    def render(self, task: Task) -> str:
+        if self.tokenizer.chat_template:
+            return self.tokenizer.apply_chat_template(task.messages(), tokenize=False, add_generation_prompt=True)
+        system = f"{task.system}\n\n" if task.system else ""
+        return f"{system}{task.prompt}\nAnswer:"
+
+    def option_token_ids(self, options: list[str]) -> list[list[int]]:
+        """First tokens of each option as the model may start its reply: as given, capitalised,
+        and after a space (small chat models often write "Accept"). A token shared by two
+        options would make their probabilities meaningless, so it is refused."""
+        variants = [{v, v.capitalize(), " " + v, " " + v.capitalize()} for v in options]
+        ids = [sorted({self.tokenizer.encode(v, add_special_tokens=False)[0] for v in vs}) for vs in variants]
+        flat = [i for group in ids for i in group]
+        if len(set(flat)) != len(flat):
+            raise EconalignError(f"options {options} share a first token; they cannot be scored from one position")
+        return ids
+
+    def batches(self, tasks: list[Task]):
+        """Batches of (indices, rendered prompts), similar lengths together to waste little padding."""
+        texts = [self.render(t) for t in tasks]
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            yield idx, [texts[i] for i in idx]
+
+    def encode(self, texts: list[str]):
+        return self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.model.device)
+
+    def choice_scores(self, tasks, progress=None):
+        import torch
+
+        n_options = len(tasks[0].options) if tasks else 2
+        probs = np.zeros((len(tasks), n_options))
+        mass = np.zeros(len(tasks))
+        token_ids = {}
+        with torch.inference_mode():
+            for idx, texts in self.batches(tasks):
+                logits = self.model(**self.encode(texts), logits_to_keep=1, use_cache=False).logits[:, -1, :].float()
+                logp = torch.log_softmax(logits, dim=-1)
+                for row, i in enumerate(idx):
+                    options = tuple(tasks[i].options)
+                    ids = token_ids.setdefault(options, self.option_token_ids(list(options)))
+                    option_logp = torch.stack([torch.logsumexp(logp[row, group], dim=0) for group in ids])
+                    probs[i] = torch.softmax(option_logp, dim=-1).cpu().numpy()
+                    mass[i] = option_logp.exp().sum().item()
+                if progress:
+                    progress(len(idx))
+        return ChoiceScores(probs=probs, mass=mass)
+
+    def generate(self, tasks, max_new_tokens=64, seed=0, progress=None):
+        import torch
+
+        torch.manual_seed(seed)
+        answers = [""] * len(tasks)
+        with torch.inference_mode():
+            for idx, texts in self.batches(tasks):
+                enc = self.encode(texts)
+                out = self.model.generate(
+                    **enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=self.tokenizer.pad_token_id
+                )
+                new = out[:, enc["input_ids"].shape[1] :]
+                for i, text in zip(idx, self.tokenizer.batch_decode(new, skip_special_tokens=True)):
+                    answers[i] = text.strip()
+                if progress:
+                    progress(len(idx))
+        return answers
+
+
+def in_hub_cache(repo_id: str) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+    except ValueError:  # not a valid repo id either
+        return False
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether downloading is worth trying (instead of minutes of retries on an offline machine)."""
+    import socket
+
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
+        return False
+    try:
+        socket.create_connection(("huggingface.co", 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__
+
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -1,0 +1,54 @@
+"""Files are written whole or not at all: write to a temporary file beside the target, then rename."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from econalign import EconalignError
+
+
+def write_text(path: Path, text: str) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data) -> None:
+    write_text(path, json.dumps(data, indent=2, default=float) + "\n")
+
+
+def read_json(path: Path):
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise EconalignError(f"{path} does not exist") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise EconalignError(f"{path} is not valid JSON ({exc})") from None
+
+
+def save_figure(fig, path: Path) -> None:
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fig.savefig(tmp, format=path.suffix.lstrip("."), dpi=110, bbox_inches="tight")
+    os.replace(tmp, path)
+
+
+def writable_dir(path: Path) -> Path:
+    """Create `path` if needed and prove we can write there, or say clearly why not."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise EconalignError(f"cannot write to output folder {path}: {exc.strerror or exc}") from None
+    return path

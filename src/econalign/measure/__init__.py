@@ -1,0 +1,1 @@
+"""Measurement: estimation, psychometrics, the profile battery and its reports."""

@@ -1,0 +1,127 @@
+"""From the per-item results table of a profile to its summary: estimates, curves, Holt–Laury, personas."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from econalign.measure.battery import PERSONA_GAMBLE, curve_name
+from econalign.measure.estimate import fit
+from econalign.measure.psychometric import correlation, fit_curve
+from econalign.preferences import ExpectedValue, Lottery, parse_preference
+from econalign.preferences.choice import Pairs, scaled_differences
+from econalign.tasks import holt_laury
+
+# Certainty equivalents of these preferences are shown beside every measured indifference point.
+REFERENCES = ("ev", "risk-averse", "log", "risk-loving", "pt:alpha=0.88,lambda=2.25", "tk92")
+
+
+def pairs_of(rows: pd.DataFrame) -> Pairs:
+    """Each row's two options (first option = accept / A) as lottery pairs."""
+    return Pairs.of([(Lottery.from_list(a), Lottery.from_list(b)) for a, b in zip(rows.lottery_a, rows.lottery_b)], rows.wealth.to_numpy())
+
+
+def estimates(rows: pd.DataFrame) -> dict:
+    pairs, y = pairs_of(rows), rows.y.to_numpy()
+    return {name: fit(name, pairs, y).to_dict() for name in ("crra", "pt")}
+
+
+def fitted_preferences(est: dict) -> dict:
+    crra, pt = est["crra"]["params"], est["pt"]["params"]
+    return {
+        "crra_fit": parse_preference(f"crra:r={crra['r']['value']}"),
+        "pt_fit": parse_preference(
+            f"pt:alpha={pt['alpha']['value']},lambda={pt['lambda']['value']},gamma={pt['gamma']['value']}"
+        ),
+    }
+
+
+def curve_summary(rows: pd.DataFrame, fitted: dict) -> dict:
+    g = Lottery.from_list(rows.lottery_b.iloc[0])
+    wealth = float(rows.wealth.iloc[0])
+    lo, hi = min(g.outcomes), max(g.outcomes)
+    curve = fit_curve(rows.sure, rows.y, lo, hi)
+    prefs = {name: parse_preference(name) for name in REFERENCES} | fitted
+    return {
+        "curve": rows.curve.iloc[0],
+        "gamble": g.to_list(),
+        "wealth": wealth,
+        "indifference": curve.indifference,
+        "midpoint": curve.midpoint,
+        "slope": curve.slope,
+        "mean_p_accept": float(rows.y.mean()),
+        "theory": {name: pref.certainty_equivalent(g, wealth) for name, pref in prefs.items()},
+    }
+
+
+def holt_laury_summary(rows: pd.DataFrame) -> dict:
+    rows = rows.sort_values("row")
+    p_safe = rows.y.to_numpy()
+    safe = p_safe > 0.5
+    n_safe = int(safe.sum())
+    lo, hi = holt_laury.crra_interval(n_safe)
+    return {
+        "p_safe": [float(x) for x in p_safe],
+        "safe_choices": n_safe,
+        "expected_safe_choices": float(p_safe.sum()),
+        # one switch from A to B, never back: the interval only means something then
+        "consistent": bool(np.all(safe[:n_safe])) and not bool(safe[-1]),
+        "crra_interval": [finite_or_none(lo), finite_or_none(hi)],
+    }
+
+
+def finite_or_none(x: float):
+    return float(x) if np.isfinite(x) else None
+
+
+def persona_summary(rows: pd.DataFrame) -> dict:
+    out = {}
+    lo, hi = min(PERSONA_GAMBLE.outcomes), max(PERSONA_GAMBLE.outcomes)
+    for persona, part in rows.groupby("persona", sort=False):
+        curve = fit_curve(part.sure, part.y, lo, hi)
+        out[persona] = {
+            "curve": curve_name(PERSONA_GAMBLE, persona),
+            "indifference": curve.indifference,
+            "mean_p_accept": float(part.y.mean()),
+            "crra_r": fit("crra", pairs_of(part), part.y.to_numpy()).to_dict()["params"]["r"],
+        }
+    base = out.get("neutral")
+    for entry in out.values():
+        both = base and entry["indifference"] is not None and base["indifference"] is not None
+        entry["shift_vs_neutral"] = {
+            "indifference": entry["indifference"] - base["indifference"] if both else None,
+            "mean_p_accept": entry["mean_p_accept"] - base["mean_p_accept"] if base else None,
+        }
+    return out
+
+
+def summarize(results: pd.DataFrame) -> dict:
+    """Everything `summary.json` reports except run metadata and timings."""
+    answered = results[results.y.notna()]
+    gam = answered[(answered.family == "gamble") & answered.persona.isna()]
+    est = estimates(gam)
+    fitted = fitted_preferences(est)
+    curves = [curve_summary(part, fitted) for _, part in gam[gam.curve.notna()].groupby("curve", sort=False)]
+    hl = answered[answered.family == "holt_laury"]
+    logit = np.log(np.clip(gam.y, 1e-6, 1 - 1e-6) / np.clip(1 - gam.y, 1e-6, 1 - 1e-6))
+    pairs = pairs_of(gam)
+    order = gam.groupby("sure_first").y.mean()
+    return {
+        "estimates": est,
+        "holt_laury": {f"x{scale:g}": holt_laury_summary(part) for scale, part in hl.groupby("scale")},
+        "indifference": curves,
+        "logit_vs_utility": {
+            "ev": correlation(scaled_differences(ExpectedValue(), pairs), logit),
+            "crra_fit": correlation(scaled_differences(fitted["crra_fit"], pairs), logit),
+        },
+        "personas": persona_summary(answered[answered.persona.notna()]),
+        "position_bias": {
+            "p_accept_sure_first": float(order.get(True, np.nan)),
+            "p_accept_gamble_first": float(order.get(False, np.nan)),
+        },
+        "answers": {
+            "items": int(len(results)),
+            "unparsed": int(results.y.isna().sum()),
+            "mean_option_mass": float(results.mass.mean()),
+        },
+    }

@@ -1,0 +1,133 @@
+"""Maximum-likelihood estimates of risk-preference parameters from binary choices.
+
+Choices are modelled by the contextual-utility logit of preferences/choice.py. Observations
+y_i are the probability of choosing option a: 0/1 for sampled answers, or a model's choice
+probability (soft label; each item then counts as one observation). Intervals are Wald 95%
+intervals from the observed information (numerical Hessian of the log-likelihood).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import minimize
+
+from econalign.preferences.choice import Pairs, choice_probabilities
+from econalign.preferences.crra import CRRA
+from econalign.preferences.prospect import ProspectTheory
+
+Z95 = 1.959963984540054
+EPS = 1e-9
+
+
+@dataclass(frozen=True)
+class Model:
+    names: tuple[str, ...]
+    build: Callable
+    bounds: tuple[tuple[float, float], ...]
+    starts: tuple[tuple[float, ...], ...]
+
+
+MODELS = {
+    "crra": Model(("r",), lambda t: CRRA(t[0]), ((-3.0, 5.0),), ((-1.0,), (0.5,), (2.0,))),
+    # beta = alpha and delta = gamma: the usual restriction that keeps the model identified.
+    "pt": Model(
+        ("alpha", "lambda", "gamma"),
+        lambda t: ProspectTheory(alpha=t[0], lam=t[1], gamma=t[2]),
+        ((0.2, 1.5), (0.2, 10.0), (0.3, 1.5)),
+        tuple(itertools.product((0.5, 1.0), (1.0, 2.5), (0.6, 1.0))),
+    ),
+}
+LOG_NOISE_BOUNDS = (np.log(1e-3), np.log(5.0))
+
+
+@dataclass
+class Fit:
+    model: str
+    params: dict[str, float]
+    se: dict[str, float]
+    n: int
+    loglik: float
+    converged: bool
+
+    def interval(self, name: str) -> tuple[float, float] | None:
+        se = self.se.get(name, np.nan)
+        if not np.isfinite(se):
+            return None
+        return (self.params[name] - Z95 * se, self.params[name] + Z95 * se)
+
+    def to_dict(self) -> dict:
+        return {
+            "params": {
+                k: {"value": v, "se": nan_to_none(self.se.get(k)), "ci95": self.interval(k)}
+                for k, v in self.params.items()
+            },
+            "n": self.n,
+            "loglik": self.loglik,
+            "converged": self.converged,
+        }
+
+
+def nan_to_none(x):
+    return None if x is None or not np.isfinite(x) else float(x)
+
+
+def negloglik(model: Model, theta: np.ndarray, pairs: Pairs, y: np.ndarray) -> float:
+    pref = model.build(theta[:-1])
+    with np.errstate(all="ignore"):
+        p = choice_probabilities(pref, pairs, float(np.exp(theta[-1])))
+    if not np.all(np.isfinite(p)):
+        return 1e12
+    p = np.clip(p, EPS, 1 - EPS)
+    return float(-np.sum(y * np.log(p) + (1 - y) * np.log1p(-p)))
+
+
+def hessian(f: Callable, x: np.ndarray, rel_step: float = 1e-4) -> np.ndarray:
+    """Central-difference Hessian (the observed information at the optimum)."""
+    k = len(x)
+    h = rel_step * np.maximum(np.abs(x), 1.0)
+    H = np.zeros((k, k))
+    for i, j in itertools.combinations_with_replacement(range(k), 2):
+        ei, ej = np.eye(k)[i] * h[i], np.eye(k)[j] * h[j]
+        H[i, j] = H[j, i] = (f(x + ei + ej) - f(x + ei - ej) - f(x - ei + ej) + f(x - ei - ej)) / (4 * h[i] * h[j])
+    return H
+
+
+def fit(model_name: str, pairs: Pairs, y: np.ndarray) -> Fit:
+    """MLE of the model's parameters and the logit noise, from several starts."""
+    model = MODELS[model_name]
+    y = np.asarray(y, dtype=float)
+    bounds = [*model.bounds, LOG_NOISE_BOUNDS]
+
+    def f(t):
+        return negloglik(model, t, pairs, y)
+
+    best = None
+    for start in model.starts:
+        for log_noise in (np.log(0.05), np.log(0.5)):
+            res = minimize(f, np.array([*start, log_noise]), method="L-BFGS-B", bounds=bounds)
+            if best is None or res.fun < best.fun:
+                best = res
+    theta = best.x
+    se = standard_errors(f, theta, bounds)
+    names = (*model.names, "noise")
+    params = dict(zip(names, map(float, [*theta[:-1], np.exp(theta[-1])])))
+    errors = dict(zip(names, map(float, [*se[:-1], np.exp(theta[-1]) * se[-1]])))  # delta method for noise
+    return Fit(model_name, params, errors, len(y), -float(best.fun), bool(best.success))
+
+
+def standard_errors(f: Callable, theta: np.ndarray, bounds) -> np.ndarray:
+    """sqrt(diag(H^-1)); NaN where the likelihood is flat or the estimate sits on a bound."""
+    se = np.full(len(theta), np.nan)
+    H = hessian(f, theta)
+    try:
+        cov = np.linalg.inv(H)
+    except np.linalg.LinAlgError:
+        return se
+    ok = (np.diag(cov) > 0) & np.all(np.isfinite(cov))
+    on_bound = np.array([min(abs(t - lo), abs(t - hi)) < 1e-6 for t, (lo, hi) in zip(theta, bounds)])
+    se[ok & ~on_bound] = np.sqrt(np.diag(cov)[ok & ~on_bound])
+    return se

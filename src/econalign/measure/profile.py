@@ -1,0 +1,139 @@
+"""`econalign profile`: run the risk battery against a backend, resumably, and write the results."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from econalign import EconalignError, __version__
+from econalign.backends.base import Backend
+from econalign.io import read_json, write_json, write_text
+from econalign.measure.analysis import summarize
+from econalign.measure.battery import risk_battery
+from econalign.tasks import FAMILIES
+from econalign.tasks.base import Task
+
+CHUNK = 32
+METHODS = ("logits", "generate")
+
+
+def fingerprint(model: str, method: str, tasks: list[Task], seed: int) -> str:
+    text = json.dumps([model, method, seed, [t.id for t in tasks]])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def score_chunk(backend: Backend, tasks: list[Task], method: str, seed: int, advance) -> list[dict]:
+    """One record per task: y = P(first option), from logits or from the parsed generated answer."""
+    if method == "logits":
+        scores = backend.choice_scores(tasks, progress=advance)
+        return [{"id": t.id, "y": float(p[0]), "mass": float(m), "answer": None} for t, p, m in zip(tasks, scores.probs, scores.mass)]
+    answers = backend.generate(tasks, max_new_tokens=32, seed=seed, progress=advance)
+    records = []
+    for t, text in zip(tasks, answers):
+        choice = FAMILIES[t.family].parse(text)
+        y = None if choice is None else float(choice == t.options[0])
+        records.append({"id": t.id, "y": y, "mass": None, "answer": text})
+    return records
+
+
+def run_battery(backend: Backend, tasks: list[Task], cache: Path, method: str, seed: int) -> tuple[list[dict], int]:
+    """Score every task, saving each finished chunk so an interrupted run resumes where it stopped.
+
+    Returns the records and how many of them came from an earlier, interrupted run."""
+    key = fingerprint(backend.name, method, tasks, seed)
+    cache.mkdir(exist_ok=True)
+    meta = cache / "meta.json"
+    if meta.exists() and read_json(meta).get("fingerprint") != key:
+        for old in cache.glob("chunk-*.json"):
+            old.unlink()  # another model, method, seed or battery: nothing to reuse
+    write_json(meta, {"fingerprint": key})
+    chunks = [tasks[i : i + CHUNK] for i in range(0, len(tasks), CHUNK)]
+    records: list[dict] = []
+    reused = 0
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
+    with Progress(*columns, transient=False) as bar:
+        job = bar.add_task(f"{method} · {backend.name}", total=len(tasks))
+        for i, chunk in enumerate(chunks):
+            path = cache / f"chunk-{i:05d}.json"
+            if path.exists():
+                done = read_json(path)
+                reused += len(done)
+                bar.advance(job, len(chunk))
+            else:
+                done = score_chunk(backend, chunk, method, seed + i, lambda n: bar.advance(job, n))
+                write_json(path, done)
+            records += done
+    return records, reused
+
+
+def results_table(tasks: list[Task], records: list[dict]) -> pd.DataFrame:
+    by_id = {r["id"]: r for r in records}
+    rows = []
+    for t in tasks:
+        a, b = t.options
+        rows.append(
+            {
+                "id": t.id,
+                "family": t.family,
+                "kind": t.params.get("kind"),
+                "curve": t.params.get("curve"),
+                "persona": t.params.get("persona"),
+                "sure": t.params.get("sure"),
+                "sure_first": t.params.get("sure_first"),
+                "row": t.params.get("row"),
+                "scale": t.params.get("scale"),
+                "wealth": t.wealth,
+                "option_a": a,
+                "option_b": b,
+                "lottery_a": t.params["options"][a],
+                "lottery_b": t.params["options"][b],
+                "ev_choice": t.optimal,
+                "y": by_id[t.id]["y"],
+                "mass": by_id[t.id]["mass"],
+                "answer": by_id[t.id]["answer"],
+            }
+        )
+    return pd.DataFrame(rows).astype({"y": float, "mass": float})
+
+
+def profile(backend: Backend, out: Path, quick: bool, seed: int, method: str, load_seconds: float = 0.0) -> dict:
+    from econalign.measure.report import write_report
+    from econalign.preferences import ExpectedValue
+    from econalign.tasks.base import solve
+
+    if method not in METHODS:
+        raise EconalignError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
+    np.random.seed(seed)
+    ev = ExpectedValue()
+    tasks = [solve(t, ev) for t in risk_battery(quick)]
+    start = time.perf_counter()
+    records, reused = run_battery(backend, tasks, out / ".cache", method, seed)
+    score_seconds = time.perf_counter() - start
+    scored = len(tasks) - reused
+    table = results_table(tasks, records)
+    summary = {
+        "econalign_version": __version__,
+        "model": backend.name,
+        "method": method,
+        "quick": quick,
+        "seed": seed,
+        **summarize(table),
+        "timings": {
+            "load_s": load_seconds,
+            "score_s": score_seconds,
+            "items_scored": scored,
+            "items_resumed": reused,
+            "items_per_s": scored / score_seconds if scored else None,
+        },
+    }
+    summary["timings"]["total_s"] = load_seconds + time.perf_counter() - start
+    write_text(out / "results.csv", table.to_csv(index=False))
+    write_report(summary, table, out)
+    write_json(out / "summary.json", summary)
+    return summary

@@ -1,0 +1,226 @@
+"""Plots (PNG) and one self-contained `report.html` for a profile."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from econalign.io import save_figure, write_text  # noqa: E402
+from econalign.measure.psychometric import fit_curve  # noqa: E402
+from econalign.tasks import holt_laury  # noqa: E402
+
+
+def plot_curve(ax, rows: pd.DataFrame, lo: float, hi: float, title: str, lines: dict[str, float]) -> None:
+    mean = rows.groupby("sure").y.mean()
+    ax.scatter(mean.index, mean.values, s=18, color="black", zorder=3, label="measured (both orders)")
+    curve = fit_curve(rows.sure, rows.y, lo, hi)
+    xs = np.linspace(lo, hi, 200)
+    ax.plot(xs, curve.predict(xs), color="tab:red", label="logistic fit")
+    for (label, x), color in zip(lines.items(), ("gray", "tab:blue", "tab:green", "tab:purple")):
+        if x is not None and math.isfinite(x):
+            ax.axvline(x, color=color, ls="--", lw=1, label=label)
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel(r"sure amount (\$)", fontsize=8)
+    ax.set_ylabel("P(accept sure)", fontsize=8)
+    ax.tick_params(labelsize=7)
+
+
+def curves_figure(summary: dict, table: pd.DataFrame):
+    curves = summary["indifference"]
+    cols = 3
+    fig, axes = plt.subplots(math.ceil(len(curves) / cols), cols, figsize=(4 * cols, 3 * math.ceil(len(curves) / cols)), squeeze=False)
+    for ax, c in zip(axes.flat, curves):
+        xs = [x for x, _ in c["gamble"]]
+        lines = {"EV": c["theory"]["ev"], "CRRA fit CE": c["theory"]["crra_fit"], "indifference": c["indifference"]}
+        plot_curve(ax, table[table.curve == c["curve"]], min(xs), max(xs), c["curve"], lines)
+    for ax in axes.flat[len(curves) :]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
+def personas_figure(summary: dict, table: pd.DataFrame):
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for (persona, entry), color in zip(summary["personas"].items(), ("gray", "tab:blue", "tab:red")):
+        rows = table[table.persona == persona]
+        mean = rows.groupby("sure").y.mean()
+        ax.plot(mean.index, mean.values, "o-", color=color, label=f"{persona} (indiff. {fmt(entry['indifference'])})")
+    ax.axvline(500, color="black", ls=":", lw=1, label=r"EV = \$500")
+    ax.set_xlabel(r"sure amount (\$) vs 50% of \$1,000")
+    ax.set_ylabel("P(accept sure)")
+    ax.set_ylim(-0.03, 1.03)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def holt_laury_figure(summary: dict):
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    rows = np.arange(1, holt_laury.ROWS + 1)
+    for name, entry in summary["holt_laury"].items():
+        ax.plot(rows, entry["p_safe"], "o-", label=f"model, stakes {name} ({entry['safe_choices']} safe)")
+    ax.step(rows, (rows <= 4).astype(float), where="mid", color="gray", ls="--", label="risk neutral (4 safe)")
+    ax.set_xlabel("row (probability of the high prize × 10)")
+    ax.set_ylabel("P(safe option A)")
+    ax.set_ylim(-0.03, 1.03)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def logit_figure(summary: dict, table: pd.DataFrame):
+    from econalign.measure.analysis import pairs_of
+    from econalign.preferences import ExpectedValue
+    from econalign.preferences.choice import scaled_differences
+
+    gam = table[(table.family == "gamble") & table.persona.isna() & table.y.notna()]
+    x = scaled_differences(ExpectedValue(), pairs_of(gam))
+    y = np.log(np.clip(gam.y, 1e-6, 1 - 1e-6) / np.clip(1 - gam.y, 1e-6, 1 - 1e-6))
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.scatter(x, y, s=10, c=np.where(gam.sure_first, "tab:blue", "tab:orange"))
+    corr = summary["logit_vs_utility"]["ev"]["pearson"]
+    ax.set_title(f"logit vs EV difference (Pearson r = {fmt(corr, 3)}); blue: sure first", fontsize=9)
+    ax.set_xlabel("(EV sure - EV gamble) / range")
+    ax.set_ylabel("log P(accept) / P(reject)")
+    fig.tight_layout()
+    return fig
+
+
+def fmt(x, digits: int = 1) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "—"
+    return f"{x:,.{digits}f}" if isinstance(x, (int, float)) else str(x)
+
+
+def estimate_rows(summary: dict) -> pd.DataFrame:
+    rows = []
+    for model, est in summary["estimates"].items():
+        for name, p in est["params"].items():
+            ci = p["ci95"]
+            rows.append(
+                {
+                    "model": model,
+                    "parameter": name,
+                    "estimate": fmt(p["value"], 3),
+                    "s.e.": fmt(p["se"], 3),
+                    "95% CI": f"[{fmt(ci[0], 3)}, {fmt(ci[1], 3)}]" if ci else "not identified",
+                    "log-lik": fmt(est["loglik"], 2),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def indifference_rows(summary: dict) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"gamble": c["curve"], "P(accept) mean": fmt(c["mean_p_accept"], 3), "indifference": fmt(c["indifference"])}
+            | {f"CE {k}": fmt(v) for k, v in c["theory"].items()}
+            for c in summary["indifference"]
+        ]
+    )
+
+
+def holt_laury_rows(summary: dict) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "stakes": name,
+                "safe choices": e["safe_choices"],
+                "expected safe choices": fmt(e["expected_safe_choices"], 2),
+                "consistent": e["consistent"],
+                "implied CRRA r": f"({fmt(e['crra_interval'][0], 2)}, {fmt(e['crra_interval'][1], 2)})",
+            }
+            for name, e in summary["holt_laury"].items()
+        ]
+    )
+
+
+def persona_rows(summary: dict) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "persona": name,
+                "indifference": fmt(e["indifference"]),
+                "mean P(accept)": fmt(e["mean_p_accept"], 3),
+                "CRRA r": fmt(e["crra_r"]["value"], 2),
+                "shift of indifference": fmt(e["shift_vs_neutral"]["indifference"]),
+                "shift of P(accept)": fmt(e["shift_vs_neutral"]["mean_p_accept"], 3),
+            }
+            for name, e in summary["personas"].items()
+        ]
+    )
+
+
+def figure_uri(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def write_report(summary: dict, table: pd.DataFrame, out: Path) -> None:
+    figures = {
+        "curves.png": curves_figure(summary, table),
+        "holt_laury.png": holt_laury_figure(summary),
+        "logit_vs_utility.png": logit_figure(summary, table),
+        "personas.png": personas_figure(summary, table),
+    }
+    images = {}
+    for name, fig in figures.items():
+        save_figure(fig, out / name)
+        images[name] = figure_uri(fig)
+        plt.close(fig)
+    tables = {
+        "Maximum-likelihood estimates (contextual-utility logit noise)": estimate_rows(summary),
+        "Holt–Laury multiple price list": holt_laury_rows(summary),
+        "Indifference points vs theoretical certainty equivalents": indifference_rows(summary),
+        "Persona prompts": persona_rows(summary),
+    }
+    write_text(out / "report.html", render_html(summary, tables, images))
+
+
+def render_html(summary: dict, tables: dict[str, pd.DataFrame], images: dict[str, str]) -> str:
+    t, a, pb = summary["timings"], summary["answers"], summary["position_bias"]
+    lu = summary["logit_vs_utility"]
+    facts = [
+        ("model", summary["model"]),
+        ("method", summary["method"] + (" (quick battery)" if summary["quick"] else " (full battery)")),
+        ("items", f"{a['items']} ({a['unparsed']} unparsed answers)"),
+        ("answer-token mass", fmt(a["mean_option_mass"], 3)),
+        ("position bias", f"P(accept) {fmt(pb['p_accept_sure_first'], 3)} sure shown first vs {fmt(pb['p_accept_gamble_first'], 3)} gamble first"),
+        ("logit vs EV difference", f"Pearson {fmt(lu['ev']['pearson'], 3)}, Spearman {fmt(lu['ev']['spearman'], 3)}"),
+        ("timings", f"load {fmt(t['load_s'])} s, scoring {fmt(t['score_s'])} s ({fmt(t['items_per_s'])} items/s), total {fmt(t['total_s'])} s"),
+    ]
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>econalign profile: {html.escape(summary['model'])}</title>",
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
+        "table{border-collapse:collapse;font-size:13px;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
+        "th{background:#f3f3f3}img{max-width:100%}dt{font-weight:bold;float:left;width:12em}dd{margin-left:13em}</style></head><body>",
+        f"<h1>Risk profile of {html.escape(summary['model'])}</h1><dl>",
+        *(f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd>" for k, v in facts),
+        "</dl>",
+    ]
+    for title, frame in tables.items():
+        parts += [f"<h2>{html.escape(title)}</h2>", frame.to_html(index=False, escape=True, border=0)]
+    captions = {
+        "curves.png": "Psychometric curves",
+        "personas.png": "Persona prompts on 50% of $1,000",
+        "holt_laury.png": "Holt–Laury choices",
+        "logit_vs_utility.png": "Logit difference vs utility difference",
+    }
+    for name, uri in images.items():
+        parts += [f"<h2>{captions[name]}</h2><img alt='{name}' src='{uri}'>"]
+    parts += ["<p>Per-item results: results.csv; all figures: summary.json.</p></body></html>"]
+    return "\n".join(parts)

@@ -1,0 +1,85 @@
+"""The task record and what every choice-between-lotteries family shares."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+
+from econalign.preferences.base import Lottery, RiskPreference
+
+
+@dataclass
+class Task:
+    """One choice item, as a plain record that can be saved, reloaded, scored and traced.
+
+    `params["options"]` maps each answer label to its lottery ([[outcome, prob], ...]);
+    `params["wealth"]` is the stated wealth. `optimal`/`utilities` are filled by `solve`.
+    """
+
+    id: str
+    family: str
+    params: dict
+    prompt: str
+    options: list[str]
+    system: str | None = None
+    preference: str | None = None
+    optimal: str | None = None
+    utilities: dict[str, float] = field(default_factory=dict)
+
+    def lotteries(self) -> dict[str, Lottery]:
+        return {label: Lottery.from_list(pairs) for label, pairs in self.params["options"].items()}
+
+    @property
+    def wealth(self) -> float:
+        return float(self.params.get("wealth", 0.0))
+
+    def messages(self) -> list[dict]:
+        msgs = [{"role": "system", "content": self.system}] if self.system else []
+        return [*msgs, {"role": "user", "content": self.prompt}]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def solve(task: Task, pref: RiskPreference) -> Task:
+    """Fill the task's option values and optimal answer under `pref` (first option wins ties)."""
+    values = {label: pref.value(lot, task.wealth) for label, lot in task.lotteries().items()}
+    task.preference = pref.spec()
+    task.utilities = values
+    task.optimal = max(values, key=values.get)
+    return task
+
+
+# After a leading option: only closing marks, then the end of a clause ("Accept." but not "accept or reject").
+LEAD_END = r"""[\s*_'"`)\]]*(?:[.!;:,\n\-\u2013\u2014]|$)"""
+
+NEGATION = r"\b(?:not|never|no|don't|dont|won't|wouldn't|cannot|can't)\s+(?:\w+\s+)?"
+
+
+def parse_choice(text: str, patterns: dict[str, str], flags=re.IGNORECASE) -> str | None:
+    """The one option named in `text`, else None.
+
+    Several different options named: the leading one counts only if the answer opens with it as a
+    clause of its own ("Accept. Rejecting would..."); otherwise ("accept or reject") the answer is
+    ambiguous and unparsed.
+    """
+    if not text:
+        return None
+    text = text[:4000]
+    for pat in patterns.values():  # "I would not accept" names no choice
+        text = re.sub(NEGATION + pat, " ", text, flags=flags)
+    found = [label for label, pat in patterns.items() if re.search(pat, text, flags)]
+    if len(found) == 1:
+        return found[0]
+    lead = re.sub(r"^[\W_]+", "", text)
+    return next((label for label in found if re.match(f"(?:{patterns[label]}){LEAD_END}", lead, flags)), None)
+
+
+def money(x: float, cents: bool = False) -> str:
+    """$1,000, or $3.85 where cents matter (always with `cents`)."""
+    x = abs(x)
+    return f"${x:,.0f}" if float(x).is_integer() and not cents else f"${x:,.2f}"
+
+
+def percent(p: float) -> str:
+    return f"{100 * p:g}%"
