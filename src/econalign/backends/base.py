@@ -37,7 +37,7 @@ class Backend(ABC):
         """Free-text answers (greedy), to be parsed by the task family."""
 
 
-def load_backend(model: str, **kwargs) -> Backend:
+def load_backend(model: str, batch_size: int = 16) -> Backend:
     """`sim:<preference spec>[,noise=...]`, `default`, or any Hugging Face model id or local path."""
     if model.startswith("sim:"):
         from econalign.backends.sim import SimBackend
@@ -45,4 +45,4 @@ def load_backend(model: str, **kwargs) -> Backend:
         return SimBackend.from_spec(model)
     from econalign.backends.hf import HFBackend
 
-    return HFBackend.load(model, **kwargs)
+    return HFBackend.load(model, batch_size=batch_size)

@@ -39,7 +39,7 @@ class HFBackend(Backend):
         try:
             tokenizer = AutoTokenizer.from_pretrained(path)
             lm = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device).eval()
-        except (OSError, ValueError) as exc:
+        except Exception as exc:  # missing files, bad config, corrupt weights: all the user's input
             where = "a local folder" if Path(path).exists() else "a local path or a model in the Hugging Face cache"
             raise EconalignError(f"cannot load model {model!r}: not {where} holding a causal LM ({first_line(exc)})") from None
         tokenizer.padding_side = "left"  # the last position is then every row's next token
@@ -64,16 +64,48 @@ class HFBackend(Backend):
             raise EconalignError(f"options {options} share a first token; they cannot be scored from one position")
         return ids
 
-    def batches(self, tasks: list[Task]):
-        """Batches of (indices, rendered prompts), similar lengths together to waste little padding."""
+    def batches(self, tasks: list[Task], key=len):
+        """Batches of (indices, rendered prompts), ordered by `key` so that neighbours are alike."""
         texts = [self.render(t) for t in tasks]
-        order = np.argsort([len(t) for t in texts], kind="stable")
+        order = sorted(range(len(texts)), key=lambda i: key(texts[i]))
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
             yield idx, [texts[i] for i in idx]
 
     def encode(self, texts: list[str]):
         return self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.model.device)
+
+    def last_logits(self, texts: list[str]):
+        """Next-token logits after each text, running the batch's common token prefix only once.
+
+        Battery prompts differ in a few amounts, so sorted neighbours share about half their
+        tokens. The prefix's keys and values are computed for one row and repeated; each suffix is
+        left-padded after it, with positions continuing from the prefix, which gives the same
+        logits as the full forward pass.
+        """
+        import torch
+
+        ids = [self.tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+        shared = common_prefix_length(ids)
+        dev = self.model.device
+        cache = None
+        if shared:
+            cache = self.model(input_ids=torch.tensor([ids[0][:shared]], device=dev), use_cache=True).cache
+            cache.batch_repeat_interleave(len(ids))
+        suffixes = [x[shared:] for x in ids]
+        width = max(map(len, suffixes))
+        tokens = torch.full((len(ids), width), self.tokenizer.pad_token_id, device=dev)
+        mask = torch.zeros((len(ids), width), dtype=torch.long, device=dev)
+        for row, suffix in enumerate(suffixes):
+            tokens[row, width - len(suffix) :] = torch.tensor(suffix, device=dev)
+            mask[row, width - len(suffix) :] = 1
+        positions = (shared + mask.cumsum(1) - 1).clamp(min=shared)
+        full_mask = torch.cat([torch.ones((len(ids), shared), dtype=torch.long, device=dev), mask], dim=1)
+        out = self.model(
+            input_ids=tokens, attention_mask=full_mask, position_ids=positions, cache=cache, logits_to_keep=1,
+            use_cache=False,
+        )
+        return out.logits[:, -1, :].float()
 
     def choice_scores(self, tasks, progress=None):
         import torch
@@ -83,9 +115,8 @@ class HFBackend(Backend):
         mass = np.zeros(len(tasks))
         token_ids = {}
         with torch.inference_mode():
-            for idx, texts in self.batches(tasks):
-                logits = self.model(**self.encode(texts), logits_to_keep=1, use_cache=False).logits[:, -1, :].float()
-                logp = torch.log_softmax(logits, dim=-1)
+            for idx, texts in self.batches(tasks, key=lambda text: text):
+                logp = torch.log_softmax(self.last_logits(texts), dim=-1)
                 for row, i in enumerate(idx):
                     options = tuple(tasks[i].options)
                     ids = token_ids.setdefault(options, self.option_token_ids(list(options)))
@@ -113,6 +144,15 @@ class HFBackend(Backend):
                 if progress:
                     progress(len(idx))
         return answers
+
+
+def common_prefix_length(seqs: list[list[int]]) -> int:
+    """Tokens all sequences share at the start, leaving at least one token in each."""
+    limit = min(map(len, seqs)) - 1
+    n = 0
+    while n < limit and all(s[n] == seqs[0][n] for s in seqs):
+        n += 1
+    return n
 
 
 def in_hub_cache(repo_id: str) -> bool:

@@ -115,13 +115,14 @@ def summarize(results: pd.DataFrame) -> dict:
             "crra_fit": correlation(scaled_differences(fitted["crra_fit"], pairs), logit),
         },
         "personas": persona_summary(answered[answered.persona.notna()]),
+        # None, not NaN, where there is nothing to average: summary.json stays strict JSON
         "position_bias": {
-            "p_accept_sure_first": float(order.get(True, np.nan)),
-            "p_accept_gamble_first": float(order.get(False, np.nan)),
+            "p_accept_sure_first": finite_or_none(order.get(True, np.nan)),
+            "p_accept_gamble_first": finite_or_none(order.get(False, np.nan)),
         },
         "answers": {
             "items": int(len(results)),
             "unparsed": int(results.y.isna().sum()),
-            "mean_option_mass": float(results.mass.mean()),
+            "mean_option_mass": finite_or_none(results.mass.mean()),  # no masses when answers are generated
         },
     }

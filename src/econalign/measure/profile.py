@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from econalign import EconalignError, __version__
@@ -21,6 +22,11 @@ from econalign.tasks.base import Task
 
 CHUNK = 32
 METHODS = ("logits", "generate")
+
+
+def check_method(method: str) -> None:
+    if method not in METHODS:
+        raise EconalignError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
 
 
 def fingerprint(model: str, method: str, tasks: list[Task], seed: int) -> str:
@@ -47,7 +53,7 @@ def run_battery(backend: Backend, tasks: list[Task], cache: Path, method: str, s
 
     Returns the records and how many of them came from an earlier, interrupted run."""
     key = fingerprint(backend.name, method, tasks, seed)
-    cache.mkdir(exist_ok=True)
+    cache.mkdir(parents=True, exist_ok=True)  # the output folder too, for library callers
     meta = cache / "meta.json"
     if meta.exists() and read_json(meta).get("fingerprint") != key:
         for old in cache.glob("chunk-*.json"):
@@ -58,7 +64,7 @@ def run_battery(backend: Backend, tasks: list[Task], cache: Path, method: str, s
     reused = 0
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
     with Progress(*columns, transient=False) as bar:
-        job = bar.add_task(f"{method} · {backend.name}", total=len(tasks))
+        job = bar.add_task(escape(f"{method} · {backend.name}"), total=len(tasks))
         for i, chunk in enumerate(chunks):
             path = cache / f"chunk-{i:05d}.json"
             if path.exists():
@@ -107,8 +113,7 @@ def profile(backend: Backend, out: Path, quick: bool, seed: int, method: str, lo
     from econalign.preferences import ExpectedValue
     from econalign.tasks.base import solve
 
-    if method not in METHODS:
-        raise EconalignError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
+    check_method(method)
     np.random.seed(seed)
     ev = ExpectedValue()
     tasks = [solve(t, ev) for t in risk_battery(quick)]

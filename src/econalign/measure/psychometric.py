@@ -15,6 +15,9 @@ from scipy.special import expit
 from scipy.stats import pearsonr, spearmanr
 
 EPS = 1e-9
+# A fitted logit change across the whole offered range below this (P(accept) moving by less than
+# about 5 points) is a flat curve: its midpoint is arbitrary, not an indifference point.
+MIN_SLOPE = 0.2
 
 
 @dataclass
@@ -26,7 +29,7 @@ class Curve:
 
     @property
     def indifference(self) -> float | None:
-        inside = self.low <= self.midpoint <= self.high and self.slope > 0
+        inside = self.low <= self.midpoint <= self.high and self.slope > MIN_SLOPE
         return float(self.midpoint) if inside else None
 
     def predict(self, sure) -> np.ndarray:

@@ -1,0 +1,46 @@
+"""The calculator as an HTTP service, so rollout workers on other processes or hosts can share it."""
+
+from __future__ import annotations
+
+import uvicorn
+from fastapi import FastAPI
+from pydantic import BaseModel, ConfigDict, Field
+
+from econalign.tools.calculator import MAX_CHARS, evaluate
+
+# Well above the calculator's own limit, so an over-long expression gets the calculator's
+# message (what the model would see in-process too); this only bounds what is parsed.
+MAX_REQUEST_CHARS = 20 * MAX_CHARS
+
+
+class CalculateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    expression: str = Field(max_length=MAX_REQUEST_CHARS)
+
+
+class CalculateResponse(BaseModel):
+    ok: bool
+    value: int | float | None
+    error: str | None
+    text: str
+
+
+app = FastAPI(title="econalign calculator", version="1")
+
+
+@app.get("/health")
+async def health() -> dict:
+    return {"status": "ok"}
+
+
+# `async def`: evaluation is bounded to well under a millisecond, cheaper inline on the
+# event loop than a hop through the thread pool.
+@app.post("/calculate")
+async def calculate(request: CalculateRequest) -> CalculateResponse:
+    result = evaluate(request.expression)
+    return CalculateResponse(ok=result.ok, value=result.value, error=result.error, text=result.text)
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve until interrupted; no access log, which would cost more than the arithmetic."""
+    uvicorn.run(app, host=host, port=port, access_log=False)

@@ -1,0 +1,315 @@
+"""The profile pipeline end to end: simulated agents with known preferences, through the CLI and the library."""
+
+import base64
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from econalign.backends.sim import SimBackend
+from econalign.measure.battery import PERSONAS, risk_battery
+from econalign.measure.compare import metrics
+from econalign.measure.profile import profile
+from econalign.measure.report import fmt
+
+ECONALIGN = Path(sys.executable).parent / "econalign"
+PNGS = ("curves.png", "holt_laury.png", "logit_vs_utility.png", "personas.png")
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+QUICK_ITEMS = len(risk_battery(quick=True))
+FULL_ITEMS = len(risk_battery(quick=False))
+
+
+def econalign(*args, env=None, timeout=600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(ECONALIGN), *map(str, args)], capture_output=True, text=True, env=env, timeout=timeout
+    )
+
+
+def strict_json(path: Path):
+    """JSON as any parser reads it: NaN and Infinity are refused."""
+
+    def refuse(constant):
+        raise ValueError(f"{path} holds {constant}, which is not JSON")
+
+    return json.loads(Path(path).read_text(encoding="utf-8"), parse_constant=refuse)
+
+
+def profile_cli(out: Path, *args) -> dict:
+    res = econalign("profile", "--out", out, *args)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return strict_json(out / "summary.json")
+
+
+def inside(ci, value) -> bool:
+    return ci is not None and ci[0] <= value <= ci[1]
+
+
+def hidden_leftovers(folder: Path) -> list[str]:
+    """Dot-files (temporary files of atomic writes) other than the resume cache."""
+    return [p.name for p in folder.iterdir() if p.name.startswith(".") and p.name != ".cache"]
+
+
+@pytest.fixture(scope="module")
+def log_quick(tmp_path_factory):
+    """Log utility (r = 1), choice probabilities, quick battery."""
+    out = tmp_path_factory.mktemp("log-quick")
+    return out, profile_cli(out, "--model", "sim:crra:r=1,noise=0.05", "--quick")
+
+
+@pytest.fixture(scope="module")
+def crra_generate(tmp_path_factory):
+    out = tmp_path_factory.mktemp("crra-generate")
+    return out, profile_cli(out, "--model", "sim:crra:r=0.5,noise=0.05", "--method", "generate", "--seed", "0")
+
+
+@pytest.fixture(scope="module")
+def pt_generate(tmp_path_factory):
+    out = tmp_path_factory.mktemp("pt-generate")
+    return out, profile_cli(out, "--model", "sim:pt:alpha=0.88,lambda=2.25,noise=0.05", "--method", "generate", "--seed", "0")
+
+
+# ---------------------------------------------------------------- what a profile writes
+
+
+def test_summary_documented_keys(log_quick):
+    _, s = log_quick
+    assert s["model"] == "sim:crra:r=1,noise=0.05"
+    assert (s["method"], s["quick"], s["seed"]) == ("logits", True, 0)
+    for model, names in (("crra", ("r", "noise")), ("pt", ("alpha", "lambda", "gamma", "noise"))):
+        params = s["estimates"][model]["params"]
+        assert list(params) == list(names)
+        assert all(set(p) == {"value", "se", "ci95"} for p in params.values())
+    assert set(s["holt_laury"]) == {"x1"}
+    assert {"safe_choices", "crra_interval", "consistent"} <= set(s["holt_laury"]["x1"])
+    assert all({"curve", "indifference", "theory"} <= set(c) for c in s["indifference"])
+    assert set(s["personas"]) == set(PERSONAS)
+    assert all(set(p["shift_vs_neutral"]) == {"indifference", "mean_p_accept"} for p in s["personas"].values())
+    assert set(s["logit_vs_utility"]) == {"ev", "crra_fit"}
+    assert set(s["position_bias"]) == {"p_accept_sure_first", "p_accept_gamble_first"}
+    assert s["answers"] == {"items": QUICK_ITEMS, "unparsed": 0, "mean_option_mass": 1.0}
+    t = s["timings"]
+    assert (t["items_scored"], t["items_resumed"]) == (QUICK_ITEMS, 0)
+    assert {"load_s", "score_s", "items_per_s", "total_s"} <= set(t)
+
+
+def test_log_utility_agent_is_recovered(log_quick):
+    _, s = log_quick
+    r = s["estimates"]["crra"]["params"]["r"]
+    assert inside(r["ci95"], 1.0), r
+    hl = s["holt_laury"]["x1"]
+    assert hl["safe_choices"] == 8 and hl["consistent"]  # log utility: 8 safe choices
+    lo, hi = hl["crra_interval"]
+    assert lo < 1.0 < hi
+    # every curve crosses 1/2 near the log-utility certainty equivalent (1% of the range)
+    for c in s["indifference"]:
+        assert c["indifference"] == pytest.approx(c["theory"]["log"], abs=10.0), c["curve"]
+    assert s["logit_vs_utility"]["crra_fit"]["pearson"] > 0.99
+
+
+def test_sim_agent_ignores_personas_and_order(log_quick):
+    _, s = log_quick
+    for entry in s["personas"].values():
+        assert entry["shift_vs_neutral"] == {"indifference": 0.0, "mean_p_accept": 0.0}
+    assert s["position_bias"]["p_accept_sure_first"] == s["position_bias"]["p_accept_gamble_first"]
+
+
+def test_results_csv_has_one_row_per_item(log_quick):
+    out, s = log_quick
+    table = pd.read_csv(out / "results.csv")
+    assert list(table.id) == [t.id for t in risk_battery(quick=True)]
+    assert table.y.between(0, 1).all() and (table.mass == 1.0).all()
+    curves = table[(table.family == "gamble") & table.persona.isna() & table.curve.notna()].curve.unique()
+    assert [c["curve"] for c in s["indifference"]] == list(curves)
+
+
+def test_report_is_self_contained(log_quick):
+    out, s = log_quick
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert s["model"] in page
+    targets = re.findall(r"""\b(?:src|href)\s*=\s*["']?([^"'\s>]+)""", page, flags=re.IGNORECASE)
+    assert len(targets) == len(PNGS)
+    for target in targets:
+        assert target.startswith("data:image/png;base64,"), target[:80]
+        assert base64.b64decode(target.split(",", 1)[1]).startswith(PNG_MAGIC)
+    assert not re.search(r"https?://", page)
+    for name in PNGS:
+        assert (out / name).read_bytes().startswith(PNG_MAGIC)
+    assert hidden_leftovers(out) == []
+
+
+# ---------------------------------------------------------------- recovery with sampled answers
+
+
+def test_crra_recovered_from_generated_answers(crra_generate):
+    _, s = crra_generate
+    assert (s["method"], s["quick"], s["answers"]["items"], s["answers"]["unparsed"]) == ("generate", False, FULL_ITEMS, 0)
+    assert s["answers"]["mean_option_mass"] is None  # generated answers have no token mass
+    assert inside(s["estimates"]["crra"]["params"]["r"]["ci95"], 0.5)
+
+
+def test_pt_recovered_from_generated_answers(pt_generate):
+    _, s = pt_generate
+    params = s["estimates"]["pt"]["params"]
+    assert inside(params["alpha"]["ci95"], 0.88), params["alpha"]
+    assert inside(params["lambda"]["ci95"], 2.25), params["lambda"]
+
+
+def test_generate_is_deterministic_per_seed(tmp_path):
+    args = ("--model", "sim:crra:r=0.5,noise=0.1", "--method", "generate", "--quick")
+    for name, seed in (("a", 7), ("b", 7), ("c", 8)):
+        profile_cli(tmp_path / name, *args, "--seed", seed)
+    a, b, c = (tmp_path / n / "results.csv" for n in "abc")
+    assert a.read_bytes() == b.read_bytes()
+    answers_a, answers_c = pd.read_csv(a).answer, pd.read_csv(c).answer
+    assert (answers_a != answers_c).sum() > 0
+
+
+# ---------------------------------------------------------------- resume
+
+
+def test_resume_after_lost_chunks(tmp_path):
+    backend = SimBackend.from_spec("sim:crra:r=0.5,noise=0.1")
+    out = tmp_path / "runs" / "sim"  # not there yet: the library creates it
+    first = profile(backend, out, quick=True, seed=3, method="generate")
+    assert first["timings"]["items_resumed"] == 0
+    table = (out / "results.csv").read_bytes()
+    chunks = sorted((out / ".cache").glob("chunk-*.json"))
+    assert len(chunks) > 3
+    for lost in (out / "summary.json", chunks[1], chunks[3]):
+        lost.unlink()
+    kept = sum(len(strict_json(c)) for c in chunks if c.exists())
+    assert 0 < kept < QUICK_ITEMS
+
+    second = profile(backend, out, quick=True, seed=3, method="generate")
+    assert second["timings"]["items_resumed"] == kept
+    assert second["timings"]["items_scored"] == QUICK_ITEMS - kept
+    assert strict_json(out / "summary.json")["timings"]["items_resumed"] == kept
+    assert (out / "results.csv").read_bytes() == table
+    assert hidden_leftovers(out) == []
+
+
+def test_changed_seed_reuses_nothing(tmp_path):
+    backend = SimBackend.from_spec("sim:crra:r=0.5,noise=0.1")
+    profile(backend, tmp_path / "same", quick=True, seed=3, method="generate")
+    again = profile(backend, tmp_path / "same", quick=True, seed=4, method="generate")
+    assert (again["timings"]["items_resumed"], again["timings"]["items_scored"]) == (0, QUICK_ITEMS)
+
+
+@pytest.mark.slow
+def test_killed_run_resumes(tmp_path, default_checkpoint):
+    out = tmp_path / "default"
+    args = [str(ECONALIGN), "profile", "--model", "default", "--out", str(out)]
+    log = tmp_path / "first.log"
+    with open(log, "w") as sink:
+        proc = subprocess.Popen(args, stdout=sink, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 300
+            while not list((out / ".cache").glob("chunk-*.json")):
+                assert proc.poll() is None, f"exited early ({proc.returncode}): {log.read_text()[-2000:]}"
+                assert time.monotonic() < deadline, "no chunk written within 300 s"
+                time.sleep(0.1)
+        finally:
+            proc.kill()  # SIGKILL: no clean-up handlers run
+            proc.wait()
+    assert proc.returncode == -9
+    assert not (out / "summary.json").exists()
+    saved = {r["id"]: r for c in sorted((out / ".cache").glob("chunk-*.json")) for r in strict_json(c)}
+
+    res = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout + res.stderr
+    s = strict_json(out / "summary.json")
+    assert s["timings"]["items_resumed"] == len(saved) > 0
+    assert s["timings"]["items_scored"] == FULL_ITEMS - len(saved)
+    table = pd.read_csv(out / "results.csv").set_index("id")
+    assert len(table) == FULL_ITEMS and table.y.between(0, 1).all()
+    for item, record in saved.items():  # the kept answers are the ones scored before the kill
+        assert table.loc[item, "y"] == pytest.approx(record["y"], abs=1e-12)
+    assert hidden_leftovers(out) == []
+
+
+# ---------------------------------------------------------------- compare
+
+
+def table_rows(text: str) -> dict[str, list[str]]:
+    """Rows of a rich table: metric -> [A, B, B - A]."""
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.split("│")[1:-1]]
+        if len(cells) == 4:
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+def test_compare_prints_metrics(log_quick, crra_generate):
+    (a, sa), (b, sb) = log_quick, crra_generate
+    res = econalign("compare", a, b, env={**os.environ, "COLUMNS": "200"})
+    assert res.returncode == 0, res.stderr
+    rows = table_rows(res.stdout)
+    ma, mb = metrics(sa), metrics(sb)
+    assert set(rows) == set(ma) | set(mb)
+    r_a, r_b = sa["estimates"]["crra"]["params"]["r"]["value"], sb["estimates"]["crra"]["params"]["r"]["value"]
+    assert rows["crra r"] == [fmt(r_a, 3), fmt(r_b, 3), fmt(r_b - r_a, 3)]
+    assert rows["Holt–Laury safe choices (x20)"] == ["—", fmt(sb["holt_laury"]["x20"]["safe_choices"], 3), "—"]
+
+
+@pytest.mark.parametrize("summary", [None, '{"model": "x"}', "not json"], ids=["missing", "not-a-profile", "corrupt"])
+def test_compare_refuses_a_folder_without_profile(log_quick, tmp_path, summary):
+    if summary is not None:
+        (tmp_path / "summary.json").write_text(summary)
+    res = econalign("compare", log_quick[0], tmp_path)
+    assert res.returncode != 0
+    assert res.stdout == ""
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and str(tmp_path) in lines[0], res.stderr
+
+
+# ---------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--model", "nonexistent-org/nonexistent-model"],
+        ["--model", "sim:crra:r=abc"],
+        ["--model", "sim:crra"],
+        ["--model", "sim:foo"],
+        ["--model", "sim:crra:r=1", "--out", "{file}/sub"],
+        ["--model", "sim:crra:r=1", "--method", "sample"],
+        ["--model", "sim:moralis:kappa=0.5"],
+    ],
+    ids=[
+        "unknown-model", "r-not-a-number", "r-missing", "unknown-preference", "out-inside-a-file", "unknown-method",
+        "social-preference",
+    ],
+)
+def test_bad_input_is_one_error_line(tmp_path, args):
+    regular = tmp_path / "file"
+    regular.write_text("not a folder")
+    args = [a.replace("{file}", str(regular)) for a in args]
+    if "--out" not in args:
+        args += ["--out", str(tmp_path / "out")]
+    res = econalign("profile", "--quick", *args, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert res.returncode != 0
+    assert "Traceback" not in res.stdout + res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:"), res.stderr
+    assert not (tmp_path / "out" / "summary.json").exists()
+
+
+def test_user_text_is_not_read_as_markup(log_quick, tmp_path):
+    # rich would read "[/x]" as a closing tag: a crash instead of an error line
+    res = econalign("profile", "--model", "sim:crra:r=[/x]", "--out", tmp_path / "out")
+    assert res.returncode != 0 and "Traceback" not in res.stderr
+    assert res.stderr.strip() == "error: r must be a number, got '[/x]'"
+    renamed = tmp_path / "[/b]"  # a folder "[" holding "b]"
+    renamed.mkdir(parents=True)
+    (renamed / "summary.json").write_bytes((log_quick[0] / "summary.json").read_bytes())
+    res = econalign("compare", log_quick[0], renamed)  # the folder names make the table's title
+    assert res.returncode == 0, res.stderr
+    assert table_rows(res.stdout)["crra r"] == ["1.000", "1.000", "0.000"]
