@@ -26,6 +26,7 @@ test: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench_profile.py
+	$(BIN)/python benchmarks/bench_calculator.py
 
 clean:
 	rm -rf $(VENV) runs
