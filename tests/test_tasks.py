@@ -114,7 +114,7 @@ def test_gamble_make_record():
     assert t.params["options"] == {"accept": [[600.0, 1.0]], "reject": [[1000.0, 0.5], [0.0, 0.5]]}
     assert t.wealth == 1000.0
     assert t.optimal is None and t.utilities == {}
-    assert t.messages() == [{"role": "user", "content": t.prompt}]
+    assert t.messages() == [{"role": "user", "content": f"{t.prompt}\n{t.instruction}"}]
     with_system = gamble.make(HALF_1000, 600.0, system="You are risk-averse.")
     assert with_system.messages()[0] == {"role": "system", "content": "You are risk-averse."}
 
@@ -187,7 +187,7 @@ def test_gamble_prompt_amounts():
     assert "receive $2,500 for certain" in t.prompt
     assert "25% chance to win $12,500" in t.prompt
     assert "75% chance of $0" in t.prompt
-    assert "accept or reject" in t.prompt
+    assert "accept or reject" in t.instruction
 
 
 def test_gamble_prompt_losses_and_cents():

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from econalign import EconalignError
 from econalign.tasks.base import Task
 
 Progress = Callable[[int], None]  # called with the number of items just finished
@@ -35,6 +36,17 @@ class Backend(ABC):
         self, tasks: list[Task], max_new_tokens: int = 64, seed: int = 0, progress: Progress | None = None
     ) -> list[str]:
         """Free-text answers (greedy), to be parsed by the task family."""
+
+    def render(self, task: Task) -> str:
+        """The task as the raw text a language model continues."""
+        raise EconalignError(f"{self.name} answers tasks directly; it does not continue text")
+
+    def complete(
+        self, texts: list[str], max_new_tokens: int = 256, stop: list[str] | None = None, temperature: float = 0.0,
+        seed: int = 0, progress: Progress | None = None,
+    ) -> list[str]:
+        """Raw-text continuations, each ending right after the first stop string it reaches."""
+        raise EconalignError(f"{self.name} answers tasks directly; it does not continue text")
 
 
 def load_backend(model: str, batch_size: int = 16) -> Backend:

@@ -64,9 +64,8 @@ class HFBackend(Backend):
             raise EconalignError(f"options {options} share a first token; they cannot be scored from one position")
         return ids
 
-    def batches(self, tasks: list[Task], key=len):
-        """Batches of (indices, rendered prompts), ordered by `key` so that neighbours are alike."""
-        texts = [self.render(t) for t in tasks]
+    def batches(self, texts: list[str], key=len):
+        """Batches of (indices, texts), ordered by `key` so that neighbours are alike."""
         order = sorted(range(len(texts)), key=lambda i: key(texts[i]))
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
@@ -115,7 +114,7 @@ class HFBackend(Backend):
         mass = np.zeros(len(tasks))
         token_ids = {}
         with torch.inference_mode():
-            for idx, texts in self.batches(tasks, key=lambda text: text):
+            for idx, texts in self.batches([self.render(t) for t in tasks], key=lambda text: text):
                 logp = torch.log_softmax(self.last_logits(texts), dim=-1)
                 for row, i in enumerate(idx):
                     options = tuple(tasks[i].options)
@@ -128,22 +127,35 @@ class HFBackend(Backend):
         return ChoiceScores(probs=probs, mass=mass)
 
     def generate(self, tasks, max_new_tokens=64, seed=0, progress=None):
+        texts = [self.render(t) for t in tasks]
+        return [a.strip() for a in self.complete(texts, max_new_tokens, seed=seed, progress=progress)]
+
+    def complete(self, texts, max_new_tokens=256, stop=None, temperature=0.0, seed=0, progress=None):
+        """Continue each raw text; a continuation that reaches a stop string ends right after it."""
         import torch
 
         torch.manual_seed(seed)
-        answers = [""] * len(tasks)
+        sampling = {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
+        outputs = [""] * len(texts)
         with torch.inference_mode():
-            for idx, texts in self.batches(tasks):
-                enc = self.encode(texts)
+            for idx, batch in self.batches(texts):
+                enc = self.encode(batch)
                 out = self.model.generate(
-                    **enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=self.tokenizer.pad_token_id
+                    **enc, max_new_tokens=max_new_tokens, pad_token_id=self.tokenizer.pad_token_id,
+                    stop_strings=stop or None, tokenizer=self.tokenizer, **sampling,
                 )
-                new = out[:, enc["input_ids"].shape[1] :]
-                for i, text in zip(idx, self.tokenizer.batch_decode(new, skip_special_tokens=True)):
-                    answers[i] = text.strip()
+                new = self.tokenizer.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+                for i, text in zip(idx, new):
+                    outputs[i] = cut_after_stop(text, stop or [])
                 if progress:
                     progress(len(idx))
-        return answers
+        return outputs
+
+
+def cut_after_stop(text: str, stop: list[str]) -> str:
+    """Generation checks stop strings per token, so a token may carry text past the stop string."""
+    ends = [text.find(s) + len(s) for s in stop if s in text]
+    return text[: min(ends)] if ends else text
 
 
 def common_prefix_length(seqs: list[list[int]]) -> int:

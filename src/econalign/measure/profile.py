@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from econalign import EconalignError, __version__
 from econalign.backends.base import Backend
-from econalign.io import read_json, write_json, write_text
+from econalign.io import write_json, write_text
 from econalign.measure.analysis import summarize
 from econalign.measure.battery import risk_battery
+from econalign.resume import fingerprint, run_chunks
 from econalign.tasks import FAMILIES
 from econalign.tasks.base import Task
 
@@ -27,11 +24,6 @@ METHODS = ("logits", "generate")
 def check_method(method: str) -> None:
     if method not in METHODS:
         raise EconalignError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
-
-
-def fingerprint(model: str, method: str, tasks: list[Task], seed: int) -> str:
-    text = json.dumps([model, method, seed, [t.id for t in tasks]])
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def score_chunk(backend: Backend, tasks: list[Task], method: str, seed: int, advance) -> list[dict]:
@@ -46,36 +38,6 @@ def score_chunk(backend: Backend, tasks: list[Task], method: str, seed: int, adv
         y = None if choice is None else float(choice == t.options[0])
         records.append({"id": t.id, "y": y, "mass": None, "answer": text})
     return records
-
-
-def run_battery(backend: Backend, tasks: list[Task], cache: Path, method: str, seed: int) -> tuple[list[dict], int]:
-    """Score every task, saving each finished chunk so an interrupted run resumes where it stopped.
-
-    Returns the records and how many of them came from an earlier, interrupted run."""
-    key = fingerprint(backend.name, method, tasks, seed)
-    cache.mkdir(parents=True, exist_ok=True)  # the output folder too, for library callers
-    meta = cache / "meta.json"
-    if meta.exists() and read_json(meta).get("fingerprint") != key:
-        for old in cache.glob("chunk-*.json"):
-            old.unlink()  # another model, method, seed or battery: nothing to reuse
-    write_json(meta, {"fingerprint": key})
-    chunks = [tasks[i : i + CHUNK] for i in range(0, len(tasks), CHUNK)]
-    records: list[dict] = []
-    reused = 0
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
-    with Progress(*columns, transient=False) as bar:
-        job = bar.add_task(escape(f"{method} · {backend.name}"), total=len(tasks))
-        for i, chunk in enumerate(chunks):
-            path = cache / f"chunk-{i:05d}.json"
-            if path.exists():
-                done = read_json(path)
-                reused += len(done)
-                bar.advance(job, len(chunk))
-            else:
-                done = score_chunk(backend, chunk, method, seed + i, lambda n: bar.advance(job, n))
-                write_json(path, done)
-            records += done
-    return records, reused
 
 
 def results_table(tasks: list[Task], records: list[dict]) -> pd.DataFrame:
@@ -118,7 +80,11 @@ def profile(backend: Backend, out: Path, quick: bool, seed: int, method: str, lo
     ev = ExpectedValue()
     tasks = [solve(t, ev) for t in risk_battery(quick)]
     start = time.perf_counter()
-    records, reused = run_battery(backend, tasks, out / ".cache", method, seed)
+    key = fingerprint(backend.name, method, seed, [t.id for t in tasks])
+    records, reused = run_chunks(
+        tasks, lambda chunk, i, advance: score_chunk(backend, chunk, method, seed + i, advance), out / ".cache", key,
+        f"{method} · {backend.name}", CHUNK,
+    )
     score_seconds = time.perf_counter() - start
     scored = len(tasks) - reused
     table = results_table(tasks, records)

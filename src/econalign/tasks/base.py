@@ -19,8 +19,9 @@ class Task:
     id: str
     family: str
     params: dict
-    prompt: str
+    prompt: str  # the question
     options: list[str]
+    instruction: str = ""  # how to answer; agent formats replace it
     system: str | None = None
     preference: str | None = None
     optimal: str | None = None
@@ -35,7 +36,7 @@ class Task:
 
     def messages(self) -> list[dict]:
         msgs = [{"role": "system", "content": self.system}] if self.system else []
-        return [*msgs, {"role": "user", "content": self.prompt}]
+        return [*msgs, {"role": "user", "content": f"{self.prompt}\n{self.instruction}".strip()}]
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -13,6 +13,7 @@ from econalign.tasks.base import Task, money, parse_choice, percent
 
 FAMILY = "gamble"
 OPTIONS = ["accept", "reject"]
+INSTRUCTION = "Answer with one word: accept or reject."
 PATTERNS = {"accept": r"\baccept(?:s|ed|ing)?\b", "reject": r"\breject(?:s|ed|ing)?\b"}
 
 
@@ -47,7 +48,7 @@ def render_prompt(gamble: Lottery, sure: float, wealth: float, sure_first: bool)
     head = f"You have {money(wealth)}. " if wealth else ""
     return (
         f"{head}Choose between two options.\n" + "\n".join(lines) + "\n"
-        f"Do you accept the sure option instead of the gamble? Answer with one word: accept or reject."
+        "Do you accept the sure option instead of the gamble?"
     )
 
 
@@ -65,6 +66,7 @@ def make(gamble: Lottery, sure: float, wealth: float = 0.0, sure_first: bool = T
         },
         prompt=render_prompt(gamble, sure, wealth, sure_first),
         options=list(OPTIONS),
+        instruction=INSTRUCTION,
         system=system,
     )
 

@@ -17,6 +17,7 @@ from econalign.tasks.base import Task, money, parse_choice, percent
 
 FAMILY = "holt_laury"
 OPTIONS = ["A", "B"]
+INSTRUCTION = "Answer with one letter: A or B."
 PATTERNS = {"A": r"(?:\bA\b|\boption\s+a\b)", "B": r"(?:\bB\b|\boption\s+b\b)"}
 SAFE = (2.00, 1.60)
 RISKY = (3.85, 0.10)
@@ -42,7 +43,7 @@ def make(row: int, scale: float = 1.0, system: str | None = None) -> Task:
         "Choose between two lotteries.\n"
         f"Option A: {describe(a)}.\n"
         f"Option B: {describe(b)}.\n"
-        "Which do you choose? Answer with one letter: A or B."
+        "Which do you choose?"
     )
     return Task(
         id=f"{FAMILY}-x{scale:g}-row{row:02d}",
@@ -50,6 +51,7 @@ def make(row: int, scale: float = 1.0, system: str | None = None) -> Task:
         params={"row": row, "scale": float(scale), "wealth": 0.0, "options": {"A": a.to_list(), "B": b.to_list()}},
         prompt=prompt,
         options=list(OPTIONS),
+        instruction=INSTRUCTION,
         system=system,
     )
 

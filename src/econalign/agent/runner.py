@@ -1,0 +1,68 @@
+"""Multi-turn agent rollouts: generation stops at </tool>, the calculator answers, generation resumes.
+
+All unfinished rollouts of a turn are generated as one batch; a rollout leaves the batch when it
+writes anything other than a tool call, or when it reaches the turn limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from econalign.agent.format import OUTPUT_CLOSE, OUTPUT_OPEN, TOOL_CALL, TOOL_CLOSE
+from econalign.backends.base import Backend
+from econalign.tools.calculator import CalcResult, evaluate
+
+
+@dataclass
+class Rollout:
+    prompt: str
+    completion: str = ""
+    turns: int = 0
+    tool_results: list[CalcResult] = field(default_factory=list)
+    turn_limit_hit: bool = False
+
+
+def pending_tool_call(text: str) -> str | None:
+    """The expression of a tool call that ends the text, if it does."""
+    if not text.rstrip().endswith(TOOL_CLOSE):
+        return None
+    calls = TOOL_CALL.findall(text)
+    return calls[-1].strip() if calls else None
+
+
+def run_rollouts(
+    backend: Backend,
+    prompts: list[str],
+    tools: bool = True,
+    calculator: Callable[[str], CalcResult] = evaluate,
+    max_turns: int = 6,
+    max_new_tokens: int = 384,
+    temperature: float = 0.0,
+    seed: int = 0,
+) -> list[Rollout]:
+    """Roll out each prompt; with `tools`, every </tool> is answered by `calculator` (in-process by
+    default; pass a CalculatorClient's `calculate` to use the HTTP service)."""
+    rollouts = [Rollout(prompt=p) for p in prompts]
+    active = list(range(len(rollouts)))
+    for turn in range(max_turns):
+        if not active:
+            break
+        texts = [rollouts[i].prompt + rollouts[i].completion for i in active]
+        stop = [TOOL_CLOSE] if tools else None
+        outputs = backend.complete(texts, max_new_tokens, stop=stop, temperature=temperature, seed=seed + turn)
+        still = []
+        for i, out in zip(active, outputs):
+            r = rollouts[i]
+            r.completion += out
+            r.turns += 1
+            expression = pending_tool_call(out) if tools else None
+            if expression is not None:
+                result = calculator(expression)
+                r.tool_results.append(result)
+                r.completion += f"\n{OUTPUT_OPEN}{result.text}{OUTPUT_CLOSE}\n"
+                still.append(i)
+        active = still
+    for i in active:
+        rollouts[i].turn_limit_hit = True
+    return rollouts

@@ -1,0 +1,51 @@
+"""Resumable batch work: items are processed in chunks, each saved whole as it finishes.
+
+An interrupted run, started again with the same work description, reuses the saved chunks;
+a different description (model, method, seed, items) clears them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from econalign.io import read_json, write_json
+
+# work(chunk, chunk_index, advance) -> one record per item; advance(n) moves the progress bar
+Work = Callable[[list, int, Callable[[int], None]], list[dict]]
+
+
+def fingerprint(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
+
+
+def run_chunks(items: list, work: Work, cache: Path, key: str, label: str, chunk: int = 32) -> tuple[list[dict], int]:
+    """All records, in item order, and how many came from an earlier run."""
+    cache.mkdir(parents=True, exist_ok=True)
+    meta = cache / "meta.json"
+    if meta.exists() and read_json(meta).get("fingerprint") != key:
+        for old in cache.glob("chunk-*.json"):
+            old.unlink()  # other work: nothing to reuse
+    write_json(meta, {"fingerprint": key})
+    records: list[dict] = []
+    reused = 0
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
+    with Progress(*columns, transient=False) as bar:
+        job = bar.add_task(escape(label), total=len(items))
+        for i, start in enumerate(range(0, len(items), chunk)):
+            part = items[start : start + chunk]
+            path = cache / f"chunk-{i:05d}.json"
+            if path.exists():
+                done = read_json(path)
+                reused += len(done)
+                bar.advance(job, len(part))
+            else:
+                done = work(part, i, lambda n: bar.advance(job, n))
+                write_json(path, done)
+            records += done
+    return records, reused
