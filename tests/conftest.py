@@ -4,6 +4,8 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
+from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
 # Tests never download: set before anything imports huggingface_hub (subprocesses inherit it).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -36,3 +38,39 @@ def default_backend(default_checkpoint):
     from econalign.backends import load_backend
 
     return load_backend("default")
+
+
+@pytest.fixture(scope="session")
+def tokenizer(default_checkpoint):
+    """The default model's tokenizer, for tiny models that share its vocabulary."""
+    return AutoTokenizer.from_pretrained(default_checkpoint)
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory, tokenizer):
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,  # grouped-query attention, as in SmolLM2
+        max_position_embeddings=512,
+        initializer_range=0.5,  # wide weights: the answer probabilities depend strongly on the prompt
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    path = tmp_path_factory.mktemp("tiny-llama")
+    LlamaForCausalLM(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_backend(tiny_dir):
+    from econalign.backends import load_backend
+
+    return load_backend(str(tiny_dir), batch_size=8)

@@ -85,6 +85,33 @@ def compare(a: Path = typer.Argument(..., help="First profile folder."), b: Path
     console.print(table)
 
 
+@app.command()
+def data(
+    preference: str = typer.Option(..., help="Target preference, e.g. crra:r=2, tk92, pt:alpha=0.88,lambda=2.25."),
+    tasks: str = typer.Option("gamble,holt_laury,bet,insurance", help="Comma-separated task families."),
+    n: int = typer.Option(1000, help="Training items, split evenly across the families."),
+    mode: str = typer.Option("agentic", help="agentic: calculator tool calls; blind: the arithmetic written inline."),
+    seed: int = typer.Option(0, help="Seed: the same arguments give the same data."),
+    out: Path = typer.Option(..., help="Output folder for train.jsonl, dataset/ and eval.jsonl."),
+    eval_n: int = typer.Option(0, "--eval-n", help="Held-out items, none of them in the training set, in eval.jsonl."),
+):
+    """Write synthetic reasoning traces of the exact solver for PREFERENCE (chat JSONL and a Hugging Face dataset)."""
+    from rich.progress import Progress
+
+    from econalign.data.generate import check_request, generate_splits, save
+    from econalign.io import writable_dir
+
+    check_request(preference, tasks.split(","), n, mode, eval_n)  # refuse bad input before any work
+    writable_dir(out)
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
+        bar = progress.add_task("generating traces", total=n + eval_n)
+        train, held_out = generate_splits(preference, tasks.split(","), n, mode, seed, eval_n,
+                                          lambda k: progress.advance(bar, k))
+    save(train, out, held_out)
+    console.print(f"wrote {len(train)} training items to {escape(str(out))}/train.jsonl and dataset/"
+                  + (f", {len(held_out)} held-out items to eval.jsonl" if held_out else ""), soft_wrap=True)
+
+
 calculator = typer.Typer(help="The safe calculator tool used in agent rollouts.", no_args_is_help=True)
 app.add_typer(calculator, name="calculator")
 
@@ -109,6 +136,82 @@ def calculator_eval(expression: str = typer.Argument(..., help='e.g. "0.5*1000**
     typer.echo(result.text, err=not result.ok)  # plain echo: one line, no markup or wrapping
     if not result.ok:
         raise typer.Exit(1)
+
+
+train = typer.Typer(help="Train a model towards a preference.", no_args_is_help=True)
+app.add_typer(train, name="train")
+
+
+@train.command("sft")
+def train_sft_command(
+    config: Path = typer.Option(..., "--config", help="Run config (YAML); see recipes/."),
+    resume: bool = typer.Option(
+        True, "--resume/--no-resume",
+        help="Continue from the last checkpoint in output_dir; --no-resume deletes its checkpoints and starts over.",
+    ),
+):
+    """Supervised fine-tuning (full or LoRA) on chat records, with the loss on the assistant's answers only."""
+    from econalign.training import load_config, train_sft
+
+    result = train_sft(load_config(config), resume=resume)
+    # Plain echo: paths stay on one line, unwrapped, and are never read as markup.
+    if result.resumed_from is not None:
+        typer.echo(f"resumed from the checkpoint at step {result.resumed_from}")
+    adapter = f" (LoRA adapter: {result.adapter_dir})" if result.adapter_dir else ""
+    typer.echo(f"model saved to {result.model_dir}{adapter}")
+    if result.losses:
+        first, last = result.losses[0], result.losses[-1]
+        typer.echo(f"loss {first['loss']:.4f} (step {first['step']}) → {last['loss']:.4f} (step {last['step']}); "
+                   f"curve in {result.output_dir}/loss.png")
+
+
+evaluation = typer.Typer(help="Evaluate a model on agent tasks.", no_args_is_help=True)
+app.add_typer(evaluation, name="eval")
+
+
+@evaluation.command("agent")
+def eval_agent(
+    model: str = typer.Option(..., help="`default`, a Hugging Face id or local path (e.g. a trained OUT/model)."),
+    preference: str = typer.Option(..., help="The target preference the decisions are graded against."),
+    n: int = typer.Option(200, help="Held-out items to generate (ignored with --data)."),
+    mode: str = typer.Option("agentic", help="agentic: with the calculator tool; blind: without."),
+    tasks: str = typer.Option("gamble,holt_laury,bet,insurance", help="Task families, comma-separated."),
+    data: Path = typer.Option(None, help="eval.jsonl from `econalign data --eval-n`: items held out from training."),
+    out: Path = typer.Option(None, help="Output folder (default: runs/eval-<model>-<mode>)."),
+    seed: int = typer.Option(0, help="Seed of the generated items and of sampling."),
+    max_turns: int = typer.Option(6, help="Generation turns per item (each tool call ends a turn)."),
+    max_new_tokens: int = typer.Option(384, help="New tokens per turn."),
+    calculator_url: str = typer.Option(None, help="Use a running `econalign calculator serve` instead of the in-process tool."),
+    batch_size: int = typer.Option(16, help="Rollouts generated together."),
+):
+    """Roll out agent tasks and report tool use, format errors and decision accuracy; traces are saved."""
+    from econalign.agent.evaluate import evaluate_agent, held_out_tasks, load_tasks
+    from econalign.agent.format import MODES
+    from econalign.backends import load_backend
+    from econalign.data.generate import families, risk_preference
+    from econalign.io import writable_dir
+    from econalign.tools.client import CalculatorClient
+
+    if mode not in MODES:
+        raise EconalignError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    pref = risk_preference(preference)
+    items = load_tasks(data) if data else held_out_tasks(pref.spec(), families(tasks.split(",")), n, seed)
+    out = writable_dir(out or Path("runs") / slug(f"eval-{model}-{mode}"))
+    with console.status(f"loading {escape(model)}"):
+        backend = load_backend(model, batch_size=batch_size)
+    kwargs = {"calculator": CalculatorClient(calculator_url).calculate} if calculator_url else {}
+    summary = evaluate_agent(
+        backend, items, pref, mode, out, seed=seed, max_turns=max_turns, max_new_tokens=max_new_tokens,
+        batch=batch_size, **kwargs,
+    )
+    table = Table(title=escape(f"{summary['model']} · {mode} · target {summary['preference']}"))
+    for col in ("family", "n", "accuracy", "format errors", "unparsed", "tool calls", "tool errors"):
+        table.add_column(col)
+    for name, m in {"all": summary, **summary["by_family"]}.items():
+        table.add_row(name, str(m["n"]), f"{m['decision_accuracy']:.3f}", str(m["format_errors"]), str(m["unparsed"]),
+                      str(m["tool_calls"]), str(m["tool_errors"]))
+    console.print(table)
+    console.print(f"wrote {escape(str(out))}/summary.json and traces.jsonl")
 
 
 def main() -> None:

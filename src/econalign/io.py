@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from econalign import EconalignError
+
+
+def default_mode(folder: bool = False) -> int:
+    """What open()/mkdir() would give under the umask; mkstemp/mkdtemp make owner-only files instead."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return (0o777 if folder else 0o666) & ~umask
 
 
 def write_text(path: Path, text: str) -> None:
@@ -16,9 +25,30 @@ def write_text(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+        os.chmod(tmp, default_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_dir(path: Path, fill: Callable[[Path], object]) -> None:
+    """Let `fill` write a new folder beside `path`, then swap it in for the old one, if any: a reader sees
+    the old folder, the new one, or for a moment none, never a half-written one."""
+    path = Path(path)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        fill(tmp)
+        os.chmod(tmp, default_mode(folder=True))
+        if path.exists():
+            old = tmp.with_name(tmp.name + ".old")
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 

@@ -47,7 +47,7 @@ def instruction(answers: str, mode: str) -> str:
 
 def agent_task(task: Task, mode: str) -> Task:
     """The same task, asking for a think/tool/final-answer trace instead of a bare answer."""
-    answers = " or ".join(task.options) if task.options else "your answer"
+    answers = " or ".join(task.options) if task.options else "a dollar amount"  # bet sizing has no options
     return replace(task, instruction=instruction(answers, mode), params={**task.params, "mode": mode})
 
 

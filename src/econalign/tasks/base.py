@@ -43,7 +43,15 @@ class Task:
 
 
 def solve(task: Task, pref: RiskPreference) -> Task:
-    """Fill the task's option values and optimal answer under `pref` (first option wins ties)."""
+    """Fill the task's option values and optimal answer under `pref` (first option wins ties).
+
+    A family module with a `solve` of its own (bet sizing: the answer is an amount, not an option) solves its tasks.
+    """
+    from econalign.tasks import FAMILIES  # the registry imports this module
+
+    own = getattr(FAMILIES.get(task.family), "solve", None)
+    if own is not None:
+        return own(task, pref)
     values = {label: pref.value(lot, task.wealth) for label, lot in task.lotteries().items()}
     task.preference = pref.spec()
     task.utilities = values

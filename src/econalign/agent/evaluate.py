@@ -1,0 +1,152 @@
+"""The agent batch test: roll out held-out tasks, grade each trace against a target preference.
+
+Reports tool-call success, tool errors, format errors and decision accuracy, overall and per
+family, with every trace saved. Unparseable output is counted, never fatal.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from econalign import EconalignError
+from econalign.agent.format import agent_task, parse_trace
+from econalign.agent.runner import run_rollouts
+from econalign.backends.base import Backend
+from econalign.io import write_json, write_text
+from econalign.preferences import RiskPreference
+from econalign.resume import fingerprint, run_chunks
+from econalign.tasks import FAMILIES, Task, solve
+from econalign.tools.calculator import CalcResult, evaluate
+
+
+def held_out_tasks(preference_spec: str, families: list[str], n: int, seed: int) -> list[Task]:
+    """Tasks from the held-out stream of `econalign data` with the same seed."""
+    from econalign.data.generate import EVAL_STREAM, generate_dataset
+
+    records = generate_dataset(preference_spec, families, n, "blind", [seed, EVAL_STREAM])
+    return [Task(**r["task"]) for r in records]
+
+
+def load_tasks(path: Path) -> list[Task]:
+    """Tasks of a JSONL file written by `econalign data` (its `task` fields)."""
+    tasks = []
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise EconalignError(f"cannot read {path}: {exc.strerror or exc}") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            tasks.append(Task(**json.loads(line)["task"]))
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise EconalignError(f"{path}:{number}: not a record of `econalign data` ({exc})") from None
+    if not tasks:
+        raise EconalignError(f"{path} holds no tasks")
+    return tasks
+
+
+def grade(task: Task, pref: RiskPreference, completion: str) -> dict:
+    """Format, parsed decision and its correctness under `pref` (score: graded, 1 = optimal)."""
+    trace = parse_trace(completion)
+    family = FAMILIES[task.family]
+    choice = family.parse(trace.answer) if trace.answer is not None else None
+    if hasattr(family, "score"):
+        verdict = family.score(task, pref, choice)
+    else:
+        correct = choice is not None and choice == task.optimal
+        verdict = {"correct": correct, "score": float(correct)}
+    return {
+        "well_formed": trace.well_formed,
+        "format_errors": trace.errors,
+        "answer": trace.answer,
+        "choice": choice,
+        "optimal": task.optimal,
+        **verdict,
+    }
+
+
+def rollout_chunk(backend, tasks, pref, mode, calculator, max_turns, max_new_tokens, seed) -> list[dict]:
+    prompts = [backend.render(agent_task(t, mode)) for t in tasks]
+    rollouts = run_rollouts(
+        backend, prompts, tools=mode == "agentic", calculator=calculator, max_turns=max_turns,
+        max_new_tokens=max_new_tokens, seed=seed,
+    )
+    return [
+        {
+            "id": t.id,
+            "family": t.family,
+            "prompt": r.prompt,
+            "completion": r.completion,
+            "turns": r.turns,
+            "turn_limit_hit": r.turn_limit_hit,
+            "tool_calls": len(r.tool_results),
+            "tool_errors": sum(not x.ok for x in r.tool_results),
+            **grade(t, pref, r.completion),
+        }
+        for t, r in zip(tasks, rollouts)
+    ]
+
+
+def metrics(rows: list[dict]) -> dict:
+    calls = sum(r["tool_calls"] for r in rows)
+    errors = sum(r["tool_errors"] for r in rows)
+    return {
+        "n": len(rows),
+        "decision_accuracy": float(np.mean([r["correct"] for r in rows])) if rows else None,
+        "mean_score": float(np.mean([r["score"] for r in rows])) if rows else None,
+        "format_errors": sum(not r["well_formed"] for r in rows),
+        "unparsed": sum(r["choice"] is None for r in rows),
+        "tool_calls": calls,
+        "tool_errors": errors,
+        "tool_call_success_rate": (calls - errors) / calls if calls else None,
+        "items_using_tool": sum(r["tool_calls"] > 0 for r in rows),
+        "turn_limit_hits": sum(r["turn_limit_hit"] for r in rows),
+    }
+
+
+def evaluate_agent(
+    backend: Backend,
+    tasks: list[Task],
+    pref: RiskPreference,
+    mode: str,
+    out: Path,
+    seed: int = 0,
+    max_turns: int = 6,
+    max_new_tokens: int = 384,
+    calculator: Callable[[str], CalcResult] = evaluate,
+    batch: int = 16,
+) -> dict:
+    tasks = [solve(t, pref) for t in tasks]
+    key = fingerprint(backend.name, pref.spec(), mode, seed, max_turns, max_new_tokens, [t.id for t in tasks])
+    rows, reused = run_chunks(
+        tasks,
+        lambda chunk, i, advance: done(
+            rollout_chunk(backend, chunk, pref, mode, calculator, max_turns, max_new_tokens, seed + i), advance
+        ),
+        out / ".cache",
+        key,
+        f"{mode} agent · {backend.name}",
+        batch,
+    )
+    summary = {
+        "model": backend.name,
+        "preference": pref.spec(),
+        "mode": mode,
+        "seed": seed,
+        "items_resumed": reused,
+        **metrics(rows),
+        "by_family": {f: metrics([r for r in rows if r["family"] == f]) for f in dict.fromkeys(t.family for t in tasks)},
+    }
+    write_text(out / "traces.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    write_json(out / "summary.json", summary)
+    return summary
+
+
+def done(rows: list[dict], advance: Callable[[int], None]) -> list[dict]:
+    advance(len(rows))
+    return rows

@@ -1,0 +1,1 @@
+"""Synthetic training data: reasoning traces from the exact solver, saved as chat JSONL and a Hugging Face dataset."""

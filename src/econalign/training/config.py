@@ -1,0 +1,121 @@
+"""The YAML run config of a supervised fine-tuning run: model, data, output, hyper-parameters, LoRA.
+
+Relative paths are read from the current directory; the recipes in `recipes/` are written to be
+run from the repository root.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from econalign import EconalignError
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key must not silently fall back to a default
+
+
+def as_list(value):
+    return [value] if isinstance(value, (str, Path)) else value
+
+
+class DataConfig(Strict):
+    """Chat JSONL files ({"messages": [...]} per line) and/or `datasets.save_to_disk` folders."""
+
+    paths: Annotated[list[Path], BeforeValidator(as_list)] = Field(min_length=1)
+    max_examples: int | None = Field(None, gt=0, description="Keep at most this many records of each path.")
+    seed: int = Field(0, description="Seed for subsampling and shuffling the records.")
+
+    @field_validator("paths")
+    @classmethod
+    def exist(cls, paths: list[Path]) -> list[Path]:
+        for path in paths:
+            if not path.exists():
+                raise ValueError(f"{path} does not exist")
+            if path.is_file() and path.suffix != ".jsonl":
+                raise ValueError(f"{path} is neither a .jsonl file nor a datasets folder")
+        return paths
+
+
+class TrainingConfig(Strict):
+    epochs: float = Field(1.0, gt=0)
+    max_steps: int | None = Field(None, gt=0, description="Optimizer steps; overrides epochs when set.")
+    learning_rate: float = Field(2e-4, gt=0)
+    batch_size: int = Field(4, gt=0, description="Sequences per device per forward pass.")
+    grad_accum: int = Field(1, gt=0)
+    max_length: int = Field(512, gt=0, description="Tokens per sequence; longer answers are cut at the end.")
+    warmup: float = Field(0.0, ge=0, description="Warm-up steps, or a fraction of all steps when below 1.")
+    lr_scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = "linear"
+    weight_decay: float = Field(0.0, ge=0)
+    logging_steps: int = Field(5, gt=0)
+    save_steps: int = Field(50, gt=0)
+    save_total_limit: int | None = Field(2, gt=0, description="Checkpoints kept; null keeps all.")
+    gradient_checkpointing: bool = Field(False, description="Less memory, ~20% slower: for large models on GPUs.")
+
+
+class LoraSettings(Strict):
+    r: int = Field(16, gt=0)
+    alpha: int = Field(32, gt=0)
+    dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: list[str] | Literal["all-linear"] = "all-linear"
+
+
+class SFTRunConfig(Strict):
+    model: str = Field("default", description="`default`, a Hugging Face id or a local folder.")
+    data: DataConfig
+    output_dir: Path
+    seed: int = 0
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    lora: LoraSettings | None = Field(None, description="null: full fine-tuning.")
+
+    @model_validator(mode="after")
+    def output_is_a_folder(self) -> SFTRunConfig:
+        if self.output_dir.exists() and not self.output_dir.is_dir():
+            raise ValueError(f"output_dir {self.output_dir} is a file, not a folder")
+        return self
+
+
+def load_config(path: Path) -> SFTRunConfig:
+    """The run config in YAML file `path`; any problem is one EconalignError line naming the file."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise EconalignError(f"config {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EconalignError(f"cannot read config {path}: {exc}") from None
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where else ""
+        raise EconalignError(f"config {path} is not valid YAML{line}: {getattr(exc, 'problem', None) or exc}") from None
+    if not isinstance(raw, dict):
+        raise EconalignError(f"config {path} must be a YAML mapping of keys to values")
+    try:
+        return SFTRunConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise EconalignError(f"config {path}: {summarise(exc)}") from None
+
+
+def summarise(exc: ValidationError) -> str:
+    """All of pydantic's complaints on one line: `training.batch_size: ...; lora.rank: unknown key`."""
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(x) for x in err["loc"]) or "config"
+        if err["type"] == "extra_forbidden":
+            parts.append(f"{where}: unknown key")
+        elif err["type"] == "missing":
+            parts.append(f"{where}: missing")
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            got = "" if err["type"] == "value_error" else f" (got {short(err['input'])})"
+            parts.append(f"{where}: {msg}{got}")
+    return "; ".join(parts)
+
+
+def short(value, width: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."

@@ -1,0 +1,95 @@
+"""Chat records for SFT, as TRL's conversational prompt/completion examples.
+
+A record `{"messages": [..., {"role": "assistant", ...}]}` becomes
+`{"prompt": [...all but the last message], "completion": [the last message]}`. TRL masks the
+prompt's tokens out of the loss for this format with any chat template, whereas its
+`assistant_only_loss` needs `{% generation %}` markers that SmolLM2's template lacks. Earlier
+assistant turns of a multi-turn record are context, not targets.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+from econalign import EconalignError
+from econalign.training.config import DataConfig
+
+ROLES = ("system", "user", "assistant", "tool")
+
+
+def load_dataset(cfg: DataConfig):
+    """One shuffled `datasets.Dataset` of prompt/completion records from every path in `cfg`."""
+    from datasets import Dataset
+
+    rng = random.Random(cfg.seed)
+    records = []
+    for path in cfg.paths:
+        part = read_jsonl(path) if path.is_file() else read_saved(path)
+        if not part:
+            raise EconalignError(f"{path} holds no records")
+        if cfg.max_examples and len(part) > cfg.max_examples:
+            part = rng.sample(part, cfg.max_examples)
+        records += part
+    rng.shuffle(records)
+    return Dataset.from_list(records)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    records = []
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            where = f"{path} line {number}"
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise EconalignError(f"{where}: not valid JSON ({exc.msg})") from None
+            records.append(to_prompt_completion(row, where))
+    return records
+
+
+def read_saved(path: Path) -> list[dict]:
+    """A `save_to_disk` folder: a Dataset, or a DatasetDict whose "train" split is used."""
+    from datasets import DatasetDict, load_from_disk
+
+    try:
+        data = load_from_disk(str(path))
+    except (FileNotFoundError, ValueError) as exc:
+        raise EconalignError(f"{path} is not a datasets folder saved with save_to_disk ({exc})") from None
+    if isinstance(data, DatasetDict):
+        if "train" not in data:
+            raise EconalignError(f"{path} has splits {list(data)} but no 'train' split")
+        data = data["train"]
+    return [to_prompt_completion(row, f"{path} row {i}") for i, row in enumerate(data)]
+
+
+def to_prompt_completion(row, where: str) -> dict:
+    """Only the conversation is kept: metadata fields would otherwise reach the trainer's columns."""
+    if not isinstance(row, dict):
+        raise EconalignError(f"{where}: expected a JSON object, got {type(row).__name__}")
+    if "messages" in row:
+        messages = clean_messages(row["messages"], where)
+        prompt, completion = messages[:-1], messages[-1:]
+    elif "prompt" in row and "completion" in row:
+        prompt, completion = clean_messages(row["prompt"], where), clean_messages(row["completion"], where)
+    else:
+        raise EconalignError(f"{where}: expected a 'messages' list (or 'prompt' and 'completion' lists)")
+    if [m["role"] for m in completion] != ["assistant"]:
+        raise EconalignError(f"{where}: the conversation must end with one assistant message")
+    if not prompt or prompt[-1]["role"] == "assistant":
+        raise EconalignError(f"{where}: the conversation must have a prompt before the final assistant answer")
+    return {"prompt": prompt, "completion": completion}
+
+
+def clean_messages(messages, where: str) -> list[dict]:
+    if not isinstance(messages, list) or not messages:
+        raise EconalignError(f"{where}: messages must be a non-empty list")
+    cleaned = []
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or m.get("role") not in ROLES or not isinstance(m.get("content"), str):
+            raise EconalignError(f"{where}: message {i} needs a role in {ROLES} and a string content")
+        cleaned.append({"role": m["role"], "content": m["content"]})
+    return cleaned
