@@ -47,26 +47,37 @@ def tokenizer(default_checkpoint):
 
 
 @pytest.fixture(scope="session")
-def tiny_dir(tmp_path_factory, tokenizer):
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,  # grouped-query attention, as in SmolLM2
-        max_position_embeddings=512,
-        initializer_range=0.5,  # wide weights: the answer probabilities depend strongly on the prompt
-        tie_word_embeddings=True,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    path = tmp_path_factory.mktemp("tiny-llama")
-    LlamaForCausalLM(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+def make_tiny_llama(tmp_path_factory, tokenizer):
+    """Build and save a tiny random Llama with the default tokenizer's vocabulary (milliseconds)."""
+
+    def make(initializer_range: float) -> Path:
+        torch.manual_seed(0)
+        config = LlamaConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,  # grouped-query attention, as in SmolLM2
+            max_position_embeddings=512,
+            initializer_range=initializer_range,
+            tie_word_embeddings=True,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+        path = tmp_path_factory.mktemp("tiny-llama")
+        LlamaForCausalLM(config).save_pretrained(path)
+        tokenizer.save_pretrained(path)
+        return path
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(make_tiny_llama):
+    # wide weights: the answer probabilities depend strongly on the prompt
+    return make_tiny_llama(initializer_range=0.5)
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import torch
 
 from econalign import EconalignError
 from econalign.backends import load_backend

@@ -10,11 +10,10 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+from transformers import LlamaForCausalLM
 
 from econalign import EconalignError
 from econalign.backends import load_backend
-from econalign.backends.hf import resolve
 from econalign.measure.battery import risk_battery
 from econalign.training import load_config, train_sft
 from econalign.training.config import DataConfig
@@ -28,28 +27,9 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory, default_checkpoint) -> Path:
-    tokenizer = AutoTokenizer.from_pretrained(resolve("default"))
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        # Wide enough that LoRA on a few layers moves the loss; conftest's 0.5 makes 4 steps of full SFT diverge.
-        initializer_range=0.2,
-        tie_word_embeddings=True,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    path = tmp_path_factory.mktemp("tiny-llama")
-    LlamaForCausalLM(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+def tiny_model(make_tiny_llama) -> Path:
+    # Wide enough that LoRA on a few layers moves the loss; conftest's 0.5 makes 4 steps of full SFT diverge.
+    return make_tiny_llama(initializer_range=0.2)
 
 
 def write_config(folder: Path, model: Path, training=None, **top) -> Path:

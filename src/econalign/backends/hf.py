@@ -12,6 +12,22 @@ from econalign.backends.base import Backend, ChoiceScores
 from econalign.tasks.base import Task
 
 
+def load_pretrained(model: str, dtype):
+    """Causal LM and tokenizer of `default`, a local folder or a hub id, or one clear error."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = resolve(model)
+    if not Path(path).exists() and not in_hub_cache(path) and not hub_reachable():
+        raise EconalignError(
+            f"unknown model {model!r}: no such local folder, not in the Hugging Face cache, and the hub is unreachable"
+        )
+    try:
+        return AutoModelForCausalLM.from_pretrained(path, dtype=dtype), AutoTokenizer.from_pretrained(path)
+    except Exception as exc:  # missing files, bad config, corrupt weights: all the user's input
+        where = "a local folder" if Path(path).exists() else "a local path or a model in the Hugging Face cache"
+        raise EconalignError(f"cannot load model {model!r}: not {where} holding a causal LM ({first_line(exc)})") from None
+
+
 def resolve(model: str) -> str:
     if model == "default":
         from econalign.backends.default_model import default_checkpoint
@@ -27,21 +43,10 @@ class HFBackend(Backend):
     @classmethod
     def load(cls, model: str, device: str | None = None, batch_size: int = 16) -> HFBackend:
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        path = resolve(model)
-        if not Path(path).exists() and not in_hub_cache(path) and not hub_reachable():
-            raise EconalignError(
-                f"unknown model {model!r}: no such local folder, not in the Hugging Face cache, and the hub is unreachable"
-            )
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(path)
-            lm = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device).eval()
-        except Exception as exc:  # missing files, bad config, corrupt weights: all the user's input
-            where = "a local folder" if Path(path).exists() else "a local path or a model in the Hugging Face cache"
-            raise EconalignError(f"cannot load model {model!r}: not {where} holding a causal LM ({first_line(exc)})") from None
+        lm, tokenizer = load_pretrained(model, torch.bfloat16 if device.startswith("cuda") else torch.float32)
+        lm = lm.to(device).eval()
         tokenizer.padding_side = "left"  # the last position is then every row's next token
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token

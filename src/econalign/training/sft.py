@@ -137,20 +137,10 @@ def build_trainer(config: SFTRunConfig):
 def load_model(model: str):
     """Weights in float32 whatever the device: on GPUs bf16 is autocast, the master weights stay fp32."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from econalign.backends.hf import first_line, hub_reachable, in_hub_cache, resolve
+    from econalign.backends.hf import load_pretrained
 
-    path = resolve(model)
-    if not Path(path).exists() and not in_hub_cache(path) and not hub_reachable():
-        raise EconalignError(
-            f"unknown model {model!r}: no such local folder, not in the Hugging Face cache, and the hub is unreachable"
-        )
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        lm = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
-    except Exception as exc:  # missing files, bad config, corrupt weights: all the user's input
-        raise EconalignError(f"cannot load model {model!r} ({first_line(exc)})") from None
+    lm, tokenizer = load_pretrained(model, torch.float32)
     if not tokenizer.chat_template:
         raise EconalignError(f"model {model!r} has no chat template; SFT on chat records needs one")
     return lm, tokenizer
