@@ -70,12 +70,13 @@ def grade(task: Task, pref: RiskPreference, completion: str) -> dict:
     }
 
 
-def rollout_chunk(backend, tasks, pref, mode, calculator, max_turns, max_new_tokens, seed) -> list[dict]:
+def rollout_chunk(backend, tasks, pref, mode, calculator, max_turns, max_new_tokens, seed, advance) -> list[dict]:
     prompts = [backend.render(agent_task(t, mode)) for t in tasks]
     rollouts = run_rollouts(
         backend, prompts, tools=mode == "agentic", calculator=calculator, max_turns=max_turns,
         max_new_tokens=max_new_tokens, seed=seed,
     )
+    advance(len(tasks))
     return [
         {
             "id": t.id,
@@ -125,8 +126,8 @@ def evaluate_agent(
     key = fingerprint(backend.name, pref.spec(), mode, seed, max_turns, max_new_tokens, [t.id for t in tasks])
     rows, reused = run_chunks(
         tasks,
-        lambda chunk, i, advance: done(
-            rollout_chunk(backend, chunk, pref, mode, calculator, max_turns, max_new_tokens, seed + i), advance
+        lambda chunk, i, advance: rollout_chunk(
+            backend, chunk, pref, mode, calculator, max_turns, max_new_tokens, seed + i, advance
         ),
         out / ".cache",
         key,
@@ -145,8 +146,3 @@ def evaluate_agent(
     write_text(out / "traces.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     write_json(out / "summary.json", summary)
     return summary
-
-
-def done(rows: list[dict], advance: Callable[[int], None]) -> list[dict]:
-    advance(len(rows))
-    return rows
