@@ -17,7 +17,9 @@ from econalign.backends import load_backend
 from econalign.measure.battery import risk_battery
 from econalign.training import load_config, train_sft
 from econalign.training.config import DataConfig
-from econalign.training.dataset import load_dataset
+from econalign.agent.format import FINAL, OUTPUT_OPEN, TOOL_CLOSE, parse_trace, tool_output_block
+from econalign.data.generate import generate_dataset
+from econalign.training.dataset import load_dataset, to_prompt_completion, tokenize_record
 from econalign.training.sft import build_trainer, resume_point
 
 ECONALIGN = Path(sys.executable).parent / "econalign"
@@ -78,6 +80,51 @@ def test_only_answer_tokens_carry_labels(tiny_model, tmp_path):
         assert labels[:n] == [-100] * n  # system, user, and the assistant header
         assert labels[n:] == ids[n:]  # the whole answer, end-of-turn token included
         assert tokenizer.decode(labels[n:]) == example["completion"][0]["content"] + "<|im_end|>\n"
+
+
+def masked_record(answer: str) -> dict:
+    return {"prompt": [{"role": "user", "content": "q"}], "completion": [{"role": "assistant", "content": answer}]}
+
+
+def trained_text(record: dict, tokenizer) -> str:
+    out = tokenize_record(record, tokenizer)
+    return tokenizer.decode([i for i, keep in zip(out["input_ids"], out["completion_mask"]) if keep])
+
+
+def test_tool_outputs_carry_no_loss(tokenizer):
+    answer = "<think>\nx = <tool>2*3</tool>\n<tool_output>6</tool_output>\nso 6.\n</think>\nFinal answer: accept"
+    assert trained_text(masked_record(answer), tokenizer) == (
+        "<think>\nx = <tool>2*3</tool>so 6.\n</think>\nFinal answer: accept<|im_end|>\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "<think>\n<tool_output>6</tool_output>\n</think>\nFinal answer: accept",  # an output nobody asked for
+        "<think>\nI typed <tool_output> by hand\n</think>\nFinal answer: accept",  # an unclosed tag
+        "<think>\nThe </tool> tag closes a call.\n</think>\nFinal answer: accept",  # a call tag in prose
+    ],
+)
+def test_only_outputs_that_answer_a_call_are_masked(tokenizer, answer):
+    assert trained_text(masked_record(answer), tokenizer) == answer + "<|im_end|>\n"
+
+
+def test_generated_agentic_traces_train_on_calls_not_results(tokenizer):
+    """Every calculator result in real traces is masked, every call and the final line are trained,
+    and the masked text is exactly what the runner appends at inference."""
+    records = generate_dataset("pt:alpha=0.88,lambda=2.25", ["gamble", "bet", "insurance", "holt_laury"], 8,
+                               "agentic", seed=0)
+    for row in records:
+        answer = row["messages"][-1]["content"]
+        parsed = parse_trace(answer)
+        trained = trained_text(to_prompt_completion(row, "test"), tokenizer)
+        assert OUTPUT_OPEN not in trained and trained.count(TOOL_CLOSE) == len(parsed.tool_calls) > 0
+        assert trained.endswith(f"{FINAL} {parsed.answer}<|im_end|>\n")
+        without = answer
+        for output in parsed.tool_outputs:
+            without = without.replace(tool_output_block(output), "", 1)
+        assert trained == without + "<|im_end|>\n"
 
 
 def test_records_are_subsampled_per_file_with_the_seed(tmp_path):

@@ -27,6 +27,21 @@ MAX_TRACE_CHARS = 20_000
 TOOL_CALL = re.compile(re.escape(TOOL_OPEN) + r"(.*?)" + re.escape(TOOL_CLOSE), re.DOTALL)
 TOOL_OUTPUT = re.compile(re.escape(OUTPUT_OPEN) + r"(.*?)" + re.escape(OUTPUT_CLOSE), re.DOTALL)
 TAGS = (THINK_OPEN, THINK_CLOSE, TOOL_OPEN, TOOL_CLOSE, OUTPUT_OPEN, OUTPUT_CLOSE)
+# A tool's answer as the runner writes it after </tool>; SFT leaves these spans out of the loss.
+TOOL_OUTPUT_BLOCK = re.compile(
+    "(?<=" + re.escape(TOOL_CLOSE) + r")\s*" + re.escape(OUTPUT_OPEN) + ".*?" + re.escape(OUTPUT_CLOSE) + r"\n?",
+    re.DOTALL,
+)
+
+
+def tool_output_block(result: str) -> str:
+    """What follows a </tool> once the calculator has answered."""
+    return f"\n{OUTPUT_OPEN}{result}{OUTPUT_CLOSE}\n"
+
+
+def tool_output_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of `text` written by the calculator, not by the model."""
+    return [m.span() for m in TOOL_OUTPUT_BLOCK.finditer(text)]
 
 
 def instruction(answers: str, mode: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from econalign.agent.format import OUTPUT_CLOSE, OUTPUT_OPEN, TOOL_CALL, TOOL_CLOSE
+from econalign.agent.format import TOOL_CALL, TOOL_CLOSE, tool_output_block
 from econalign.backends.base import Backend
 from econalign.tools.calculator import CalcResult, evaluate
 
@@ -60,7 +60,7 @@ def run_rollouts(
             if expression is not None:
                 result = calculator(expression)
                 r.tool_results.append(result)
-                r.completion += f"\n{OUTPUT_OPEN}{result.text}{OUTPUT_CLOSE}\n"
+                r.completion += tool_output_block(result.text)
                 still.append(i)
         active = still
     for i in active:

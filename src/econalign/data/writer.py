@@ -12,7 +12,7 @@ import math
 
 from econalign import EconalignError
 from econalign.agent.format import (
-    FINAL, MODES, OUTPUT_CLOSE, OUTPUT_OPEN, THINK_CLOSE, THINK_OPEN, TOOL_CLOSE, TOOL_OPEN,
+    FINAL, MODES, THINK_CLOSE, THINK_OPEN, TOOL_CLOSE, TOOL_OPEN, tool_output_block,
 )
 from econalign.preferences.base import spec_number
 from econalign.tools.calculator import evaluate
@@ -84,7 +84,7 @@ class Writer:
             self.say(f"{label} = {shown}")
         elif self.mode == "agentic":
             shown = result.text
-            self.say(f"{label} = {TOOL_OPEN}{expression}{TOOL_CLOSE}\n{OUTPUT_OPEN}{shown}{OUTPUT_CLOSE}")
+            self.lines.append(f"{label} = {TOOL_OPEN}{expression}{TOOL_CLOSE}" + tool_output_block(shown))  # as the runner writes it
         else:
             shown = rounded(result.value, CALC_DIGITS if chained else self.digits)
             self.say(f"{label} = {expression} = {shown}")

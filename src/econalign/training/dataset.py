@@ -1,10 +1,12 @@
-"""Chat records for SFT, as TRL's conversational prompt/completion examples.
+"""Chat records for SFT, as TRL's conversational prompt/completion examples, tokenized here.
 
 A record `{"messages": [..., {"role": "assistant", ...}]}` becomes
-`{"prompt": [...all but the last message], "completion": [the last message]}`. TRL masks the
-prompt's tokens out of the loss for this format with any chat template, whereas its
-`assistant_only_loss` needs `{% generation %}` markers that SmolLM2's template lacks. Earlier
-assistant turns of a multi-turn record are context, not targets.
+`{"prompt": [...all but the last message], "completion": [the last message]}`. Earlier assistant
+turns of a multi-turn record are context, not targets. `tokenize` renders each record with the
+chat template and marks which tokens carry loss: the answer's, except the calculator's outputs
+inside it, which the runner writes at inference time (a model trained on them learns to make up
+tool results). TRL turns the `completion_mask` into labels; its own `assistant_only_loss` would
+need `{% generation %}` markers that SmolLM2's template lacks.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import random
 from pathlib import Path
 
 from econalign import EconalignError
+from econalign.agent.format import tool_output_spans
 from econalign.training.config import DataConfig
 
 ROLES = ("system", "user", "assistant", "tool")
@@ -34,6 +37,24 @@ def load_dataset(cfg: DataConfig):
         records += part
     rng.shuffle(records)
     return Dataset.from_list(records)
+
+
+def tokenize(dataset, tokenizer):
+    """Add `input_ids` and `completion_mask` to every prompt/completion record."""
+    if not tokenizer.is_fast:
+        raise EconalignError("SFT needs a fast tokenizer (character offsets locate the tool outputs)")
+    return dataset.map(lambda record: tokenize_record(record, tokenizer))
+
+
+def tokenize_record(record: dict, tokenizer) -> dict:
+    prompt = tokenizer.apply_chat_template(record["prompt"], add_generation_prompt=True, tokenize=False)
+    text = tokenizer.apply_chat_template(record["prompt"] + record["completion"], tokenize=False)
+    if not text.startswith(prompt):
+        raise EconalignError("the chat template renders the prompt differently once the answer follows it")
+    masked = [(0, len(prompt))] + [(len(prompt) + a, len(prompt) + b) for a, b in tool_output_spans(text[len(prompt) :])]
+    encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    mask = [int(not any(a <= start < b for a, b in masked)) for start, _ in encoded["offset_mapping"]]
+    return {"input_ids": encoded["input_ids"], "completion_mask": mask}
 
 
 def read_jsonl(path: Path) -> list[dict]:

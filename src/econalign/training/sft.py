@@ -22,7 +22,7 @@ import yaml
 from econalign import EconalignError
 from econalign.io import save_figure, writable_dir, write_dir, write_json, write_text
 from econalign.training.config import SFTRunConfig
-from econalign.training.dataset import load_dataset
+from econalign.training.dataset import load_dataset, tokenize
 
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 # What a resumed run may change: how long it runs and how it logs and saves.
@@ -83,6 +83,7 @@ def build_trainer(config: SFTRunConfig):
     t = config.training
     dataset = load_dataset(config.data)  # before the model: a bad record fails in a second, not a minute
     model, tokenizer = load_model(config.model)
+    dataset = tokenize(dataset, tokenizer)
     on_gpu = torch.cuda.is_available()
     args = SFTConfig(
         output_dir=str(config.output_dir),
@@ -106,7 +107,7 @@ def build_trainer(config: SFTRunConfig):
         # TRL defaults to bf16, which on a CPU is slow autocast; GPUs without bf16 train in fp32.
         bf16=on_gpu and torch.cuda.is_bf16_supported(),
         fp16=False,
-        completion_only_loss=True,  # prompt tokens get label -100 (see training/dataset.py)
+        completion_only_loss=True,  # tokens outside completion_mask get label -100 (see training/dataset.py)
         dataloader_num_workers=0,
         dataloader_pin_memory=on_gpu,
         report_to="none",
