@@ -1,8 +1,9 @@
-"""Noisy choice between two lotteries: logit on contextual utility (Wilcox 2011).
+"""Noisy choice: logit on contextual utility (Wilcox 2011).
 
-The value difference is divided by the value range of the choice context (best minus worst
-outcome on offer), so one noise parameter means the same thing for every CRRA r, every
-prospect-theory curvature and every stake size.
+Between two lotteries, the value difference is divided by the value range of the choice
+context (best minus worst outcome on offer), so one noise parameter means the same thing for
+every CRRA r, every prospect-theory curvature and every stake size. Among social options
+(games), utilities are divided by the range of material payoffs on offer, for the same reason.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import expit
+from scipy.special import expit, softmax
 
 from econalign.preferences.base import Lottery, RiskPreference, stack
+from econalign.preferences.social import FEATURES, SocialOption
 
 
 @dataclass(frozen=True)
@@ -56,3 +58,37 @@ def choice_probabilities(pref: RiskPreference, pairs: Pairs, noise: float) -> np
 
 def choice_probability(pref: RiskPreference, a: Lottery, b: Lottery, wealth: float = 0.0, noise: float = 0.1) -> float:
     return float(choice_probabilities(pref, Pairs.of([(a, b)], wealth), noise)[0])
+
+
+@dataclass(frozen=True)
+class Menus:
+    """n choices among up to k social options, as arrays: features (n, k, 4), which slots hold an
+    option (n, k), and each menu's payoff range (n,), the contextual scale of its utilities."""
+
+    features: np.ndarray
+    present: np.ndarray
+    span: np.ndarray
+
+    @classmethod
+    def of(cls, menus: list[list[SocialOption]]) -> "Menus":
+        k = max(len(m) for m in menus)
+        features = np.zeros((len(menus), k, len(FEATURES)))
+        present = np.zeros((len(menus), k), dtype=bool)
+        span = np.ones(len(menus))
+        for i, menu in enumerate(menus):
+            features[i, : len(menu)] = [o.features() for o in menu]
+            present[i, : len(menu)] = True
+            payoffs = [v for o in menu for v in o.payoffs()]
+            span[i] = max(max(payoffs) - min(payoffs), 1e-12)
+        return cls(features, present, span)
+
+
+def menu_probabilities(weights: np.ndarray, menus: Menus, noise: float) -> np.ndarray:
+    """P(option j) in each menu: softmax of utility / (payoff range · noise); noise = 0 splits
+    the probability evenly among the best options."""
+    u = menus.features @ weights / menus.span[:, None]
+    u = np.where(menus.present, u, -np.inf)
+    if noise <= 0:
+        best = menus.present & (u >= u.max(axis=1, keepdims=True) - 1e-12)
+        return best / best.sum(axis=1, keepdims=True)
+    return softmax(u / noise, axis=1)

@@ -1,8 +1,10 @@
 """Task families: each has a generator, an exact solver, a prompt renderer and an answer parser."""
 
 from econalign.tasks.base import Task, solve
-from econalign.tasks import bet, gamble, holt_laury, insurance
+from econalign.tasks import bet, dilemma, gamble, games, holt_laury, insurance
 
-FAMILIES = {"gamble": gamble, "holt_laury": holt_laury, "insurance": insurance, "bet": bet}
+FAMILIES = {
+    "gamble": gamble, "holt_laury": holt_laury, "insurance": insurance, "bet": bet, "games": games, "dilemma": dilemma,
+}
 
-__all__ = ["FAMILIES", "Task", "bet", "gamble", "holt_laury", "insurance", "solve"]
+__all__ = ["FAMILIES", "Task", "bet", "dilemma", "gamble", "games", "holt_laury", "insurance", "solve"]

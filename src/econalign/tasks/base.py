@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 
+from econalign import EconalignError
 from econalign.preferences.base import Lottery, RiskPreference
 
 
@@ -45,11 +46,17 @@ class Task:
 def solve(task: Task, pref: RiskPreference) -> Task:
     """Fill the task's option values and optimal answer under `pref` (first option wins ties).
 
-    A family module with a `solve` of its own (bet sizing: the answer is an amount, not an option) solves its tasks.
+    A family module with a `solve` of its own (bet sizing: the answer is an amount, not an option) solves its tasks;
+    one with a `PREFERENCE` class (games) takes that kind of preference instead of a RiskPreference.
     """
     from econalign.tasks import FAMILIES  # the registry imports this module
 
-    own = getattr(FAMILIES.get(task.family), "solve", None)
+    family = FAMILIES.get(task.family)
+    kind = getattr(family, "PREFERENCE", RiskPreference)
+    if not isinstance(pref, kind):
+        wanted = "a risk preference" if kind is RiskPreference else "a social preference (moralis, fs)"
+        raise EconalignError(f"{task.family} tasks need {wanted}, got {pref.spec()}")
+    own = getattr(family, "solve", None)
     if own is not None:
         return own(task, pref)
     values = {label: pref.value(lot, task.wealth) for label, lot in task.lotteries().items()}
@@ -82,6 +89,13 @@ def parse_choice(text: str, patterns: dict[str, str], flags=re.IGNORECASE) -> st
         return found[0]
     lead = re.sub(r"^[\W_]+", "", text)
     return next((label for label in found if re.match(f"(?:{patterns[label]}){LEAD_END}", lead, flags)), None)
+
+
+def parse_letter(text: str, letters) -> str | None:
+    """One option letter, "B" or "option B"; case-sensitive alone, since a lowercase "a" is usually the article."""
+    return parse_choice(text, {k: rf"(?:\b{k}\b|\boption\s+{k}\b)" for k in letters}, flags=0) or parse_choice(
+        text, {k: rf"\boption\s+{k.lower()}\b" for k in letters}
+    )
 
 
 def money(x: float, cents: bool = False) -> str:

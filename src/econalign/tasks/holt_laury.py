@@ -13,12 +13,11 @@ from scipy.optimize import brentq
 
 from econalign.preferences.base import Lottery
 from econalign.preferences.crra import CRRA
-from econalign.tasks.base import Task, money, parse_choice, percent
+from econalign.tasks.base import Task, money, parse_letter, percent
 
 FAMILY = "holt_laury"
 OPTIONS = ["A", "B"]
 INSTRUCTION = "Answer with one letter: A or B."
-PATTERNS = {"A": r"(?:\bA\b|\boption\s+a\b)", "B": r"(?:\bB\b|\boption\s+b\b)"}
 SAFE = (2.00, 1.60)
 RISKY = (3.85, 0.10)
 ROWS = 10
@@ -61,8 +60,7 @@ def generate(scale: float = 1.0, system: str | None = None) -> list[Task]:
 
 
 def parse(text: str) -> str | None:
-    # Letters are case-sensitive: a lowercase "a" is usually the article.
-    return parse_choice(text, PATTERNS, flags=0) or parse_choice(text, {k: r"\boption\s+" + k.lower() + r"\b" for k in OPTIONS})
+    return parse_letter(text, OPTIONS)
 
 
 @cache

@@ -1,0 +1,49 @@
+"""What the social families (games, dilemmas) share: lettered menus of social options.
+
+A social task lists options A, B, C, ...; `params["options"]` maps each letter to a
+`SocialOption` (as a dict) and `params["labels"]` to the action it stands for ("give $20").
+"""
+
+from __future__ import annotations
+
+from econalign.preferences.social import SocialOption, SocialPreference
+from econalign.tasks.base import Task, parse_letter
+
+PREFERENCE = SocialPreference
+LETTERS = "ABCDEF"  # the longest menu has six options
+
+
+def menu_task(id: str, family: str, params: dict, question: str, menu: list[tuple[str, str, SocialOption]],
+              system: str | None = None) -> Task:
+    """`menu`: (action, what it means for the players, option) in the order shown."""
+    letters = list(LETTERS[: len(menu)])
+    lines = [f"{letter}: {action} ({effect})" for letter, (action, effect, _) in zip(letters, menu)]
+    return Task(
+        id=id,
+        family=family,
+        params={
+            **params,
+            "options": {letter: o.to_dict() for letter, (_, _, o) in zip(letters, menu)},
+            "labels": {letter: action for letter, (action, _, _) in zip(letters, menu)},
+        },
+        prompt=f"{question}\n" + "\n".join(lines),
+        options=letters,
+        instruction=f"Answer with one letter: {', '.join(letters[:-1])} or {letters[-1]}.",
+        system=system,
+    )
+
+
+def options(task: Task) -> dict[str, SocialOption]:
+    return {label: SocialOption.from_dict(o) for label, o in task.params["options"].items()}
+
+
+def solve(task: Task, pref: SocialPreference) -> Task:
+    """Each option's utility under `pref`; the best one (the first shown wins ties)."""
+    task.preference = pref.spec()
+    task.utilities = {label: pref.value(o) for label, o in options(task).items()}
+    task.optimal = max(task.utilities, key=task.utilities.get)
+    return task
+
+
+def parse(text: str) -> str | None:
+    return parse_letter(text, LETTERS)
