@@ -5,7 +5,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from econalign.agent.evaluate import evaluate_agent, grade, held_out_tasks, load_tasks, metrics

@@ -284,14 +284,14 @@ def test_ties_are_stated_as_indifference():
     assert "I am indifferent and take accept" in text and text.endswith("Final answer: accept")
 
 
-def test_trace_refuses_unsolved_tasks_and_social_preferences():
+def test_trace_refuses_tasks_not_solved_under_its_preference():
     t = gamble.make(Lottery.binary(0.5, 1000.0, 0.0), 340.0, 1000.0)
     with pytest.raises(ValueError, match="solve"):
         trace(t, CRRA(2), "agentic")
     solve(t, CRRA(2))
     with pytest.raises(ValueError, match="solve"):
         trace(t, CRRA(1), "agentic")  # solved under another preference
-    with pytest.raises(EconalignError, match="ev, crra and pt"):
+    with pytest.raises(ValueError, match="solve"):
         trace(t, parse_preference("moralis:kappa=0.5"), "agentic")
 
 
@@ -329,7 +329,7 @@ def test_held_out_split_shares_no_item():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"preference_spec": "moralis:kappa=0.5"}, "social preference"),
+    ({"preference_spec": "moralis:kappa=0.5"}, "gamble tasks need a risk preference"),
     ({"preference_spec": "crra:r=two"}, "must be a number"),
     ({"tasks": ["gamble", "dictator"]}, "unknown task family dictator"),
     ({"tasks": []}, "unknown task family"),
@@ -392,7 +392,7 @@ def test_cli_writes_jsonl_and_a_loadable_dataset(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--preference", "moralis:kappa=0.5"], "social preference"),
+    (["--preference", "moralis:kappa=0.5"], "need a risk preference"),
     (["--preference", "crra:r="], "must be a number"),
     (["--preference", "nonsense"], "unknown preference"),
     (["--preference", "crra:r=2", "--tasks", "gamble,roulette"], "unknown task family roulette"),
@@ -415,3 +415,58 @@ def test_cli_unwritable_out_is_one_line(tmp_path):
     done = econalign("data", "--preference", "ev", "--n", "4", "--out", blocker / "out")
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert "cannot write to output folder" in done.stderr
+
+
+# ---------------------------------------------------------------- social targets (games, dilemmas)
+
+SOCIAL_PREFS = ["moralis:kappa=0.5", "homo-economicus", "homo-kantiensis", "fs:alpha=0.85,beta=0.315", "fs:alpha=2,beta=0.7"]
+
+
+@pytest.mark.parametrize("mode", ["agentic", "blind"])
+@pytest.mark.parametrize("spec", SOCIAL_PREFS)
+def test_social_traces_reach_the_optimum_with_the_calculators_numbers(spec, mode):
+    # `trace` checks format, tool outputs and the final answer itself; here: it does so for every game.
+    records = generate_dataset(spec, ["games", "dilemma"], 70, mode, seed=3)
+    games_seen = {r["task"]["params"].get("game", r["task"]["family"]) for r in records}
+    assert len(games_seen) == 8
+    calls = []
+    for r in records:
+        parsed = parse_trace(r["messages"][-1]["content"])
+        assert parsed.answer == r["task"]["optimal"]
+        calls.append(len(parsed.tool_calls))
+    if mode == "blind":
+        assert sum(calls) == 0
+    else:  # only a menu whose utilities are all bare payoffs needs no calculator
+        assert np.mean([c > 0 for c in calls]) > 0.8
+
+
+def test_fehr_schmidt_trace_by_hand():
+    from econalign.preferences import FehrSchmidt
+    from econalign.tasks import games
+
+    task = solve(games.dictator(100), FehrSchmidt(0.85, 0.315))
+    text = trace(task, FehrSchmidt(0.85, 0.315), "agentic")
+    # give $10: 90 - 0.315*(90 - 10) = 64.8; give $50: 50, no inequity; give $100: 0 - 0.85*100 = -85
+    assert "U(B) = <tool>90 - 0.315*(80)</tool>\n<tool_output>64.8</tool_output>" in text
+    assert "U(D) = 50\n" in text and "<tool>0 - 0.85*(100)</tool>\n<tool_output>-85</tool_output>" in text
+    assert text.endswith("Final answer: A")  # keeping everything: 100 - 0.315*100 = 68.5 is best
+
+
+def test_homo_moralis_trace_by_hand():
+    from econalign.tasks import games
+
+    task = solve(games.prisoners_dilemma(5, 3, 1, 0, 0.5), parse_preference("moralis:kappa=0.5"))
+    text = trace(task, parse_preference("moralis:kappa=0.5"), "blind")
+    # cooperate: 0.5*(0.5*3 + 0.5*0) + 0.5*3 = 2.25; defect: 0.5*(0.5*5 + 0.5*1) + 0.5*1 = 2
+    assert "U(A) = 0.5*(0.5*3 + 0.5*0) + 0.5*3 = 2.25" in text and "U(B) = 0.5*(0.5*5 + 0.5*1) + 0.5*1 = 2" in text
+    assert text.endswith("Final answer: A")
+
+
+@pytest.mark.parametrize("spec, tasks, message", [
+    ("moralis:kappa=0.5", "games,gamble", "gamble tasks need a risk preference"),
+    ("crra:r=1", "dilemma", "dilemma tasks need a social preference"),
+])
+def test_data_refuses_a_preference_of_the_wrong_kind(tmp_path, spec, tasks, message):
+    run = subprocess.run([ECONALIGN, "data", "--preference", spec, "--tasks", tasks, "--n", "4", "--out", tmp_path / "d"],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and message in run.stderr and "Traceback" not in run.stderr

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from econalign import EconalignError
 from econalign.backends.sim import SimBackend
 from econalign.measure.battery import PERSONAS, risk_battery
 from econalign.measure.compare import metrics
@@ -313,3 +314,12 @@ def test_user_text_is_not_read_as_markup(log_quick, tmp_path):
     res = econalign("compare", log_quick[0], renamed)  # the folder names make the table's title
     assert res.returncode == 0, res.stderr
     assert table_rows(res.stdout)["crra r"] == ["1.000", "1.000", "0.000"]
+
+
+def test_agent_method_counts_unparsed_rollouts_and_stops_with_one_clear_line(tiny_backend, tmp_path):
+    # A random tiny model never writes the trace format: every answer is counted as unparsed, saved,
+    # and the run ends with a clear error instead of estimating from nothing.
+    with pytest.raises(EconalignError, match="no gamble answer .* could be parsed"):
+        profile(tiny_backend, tmp_path, quick=True, seed=0, method="agent")
+    table = pd.read_csv(tmp_path / "results.csv")
+    assert len(table) == QUICK_ITEMS and table.y.isna().all()

@@ -32,37 +32,59 @@ def slug(model: str) -> str:
 def profile(
     model: str = typer.Option("default", help="`default`, a Hugging Face id or local path, or sim:<preference>[,noise=x]."),
     out: Path = typer.Option(None, help="Output folder (default: runs/<model>)."),
-    quick: bool = typer.Option(False, "--quick", help="The short battery (about 130 items)."),
+    quick: bool = typer.Option(False, "--quick", help="The short risk battery (about 130 items)."),
+    battery: str = typer.Option("risk", help="risk: lotteries and Holt–Laury; social: games and dilemmas (72 items)."),
     seed: int = typer.Option(0, help="Seed for sampled answers."),
-    method: str = typer.Option("logits", help="logits: next-token choice probabilities; generate: greedy answer, parsed."),
+    method: str = typer.Option("logits", help="logits: next-token choice probabilities; generate: greedy answer, parsed; "
+                               "agent: a calculator-agent rollout per item, its final answer parsed."),
     batch_size: int = typer.Option(16, help="Prompts per forward pass (Hugging Face models)."),
 ):
-    """Run the risk battery on MODEL and write summary.json, results.csv, plots and report.html."""
+    """Run a battery on MODEL and write summary.json, results.csv, plots and report.html."""
     from econalign.backends import load_backend
     from econalign.io import writable_dir
     from econalign.measure.profile import check_method
     from econalign.measure.profile import profile as run_profile
+    from econalign.measure.social import social_profile
 
     check_method(method)  # before the slow model load
-    out = writable_dir(out or Path("runs") / slug(model))
+    if battery not in ("risk", "social"):
+        raise EconalignError(f"unknown battery {battery!r}; use risk or social")
+    out = writable_dir(out or Path("runs") / (slug(model) + ("" if battery == "risk" else f"-{battery}")))
     start = time.perf_counter()
     with console.status(f"loading {escape(model)}"):
         backend = load_backend(model, batch_size=batch_size)
-    summary = run_profile(backend, out, quick, seed, method, load_seconds=time.perf_counter() - start)
-    show_profile(summary)
+    if battery == "social":
+        summary = social_profile(backend, out, seed, method, load_seconds=time.perf_counter() - start)
+        show_social(summary)
+    else:
+        summary = run_profile(backend, out, quick, seed, method, load_seconds=time.perf_counter() - start)
+        show_profile(summary)
     console.print(f"wrote {escape(str(out))}/summary.json, results.csv, report.html and plots")
+
+
+def print_frame(frame, title: str) -> None:
+    table = Table(title=escape(title))
+    for col in frame.columns:
+        table.add_column(col)
+    for row in frame.itertuples(index=False):
+        table.add_row(*(escape(str(v)) for v in row))
+    console.print(table)
+
+
+def show_social(summary: dict) -> None:
+    from econalign.measure.report import estimate_rows, fmt
+    from econalign.measure.social import behaviour_rows
+
+    print_frame(estimate_rows(summary), f"{summary['model']} ({summary['method']})")
+    print_frame(behaviour_rows(summary), "behaviour per game (mean level)")
+    t = summary["timings"]
+    console.print(f"{summary['answers']['items']} items, {fmt(t['items_per_s'])} items/s, total {fmt(t['total_s'])} s")
 
 
 def show_profile(summary: dict) -> None:
     from econalign.measure.report import estimate_rows, fmt
 
-    table = Table(title=escape(f"{summary['model']} ({summary['method']})"))
-    frame = estimate_rows(summary)
-    for col in frame.columns:
-        table.add_column(col)
-    for row in frame.itertuples(index=False):
-        table.add_row(*map(str, row))
-    console.print(table)
+    print_frame(estimate_rows(summary), f"{summary['model']} ({summary['method']})")
     for name, hl in summary["holt_laury"].items():
         lo, hi = hl["crra_interval"]
         console.print(f"Holt–Laury {name}: {hl['safe_choices']} safe choices → CRRA r in ({fmt(lo, 2)}, {fmt(hi, 2)})"
@@ -87,8 +109,9 @@ def compare(a: Path = typer.Argument(..., help="First profile folder."), b: Path
 
 @app.command()
 def data(
-    preference: str = typer.Option(..., help="Target preference, e.g. crra:r=2, tk92, pt:alpha=0.88,lambda=2.25."),
-    tasks: str = typer.Option("gamble,holt_laury,bet,insurance", help="Comma-separated task families."),
+    preference: str = typer.Option(..., help="Target preference, e.g. crra:r=2, tk92, pt:alpha=0.88,lambda=2.25, moralis:kappa=0.5."),
+    tasks: str = typer.Option("gamble,holt_laury,bet,insurance", help="Comma-separated task families (games, dilemma "
+                              "for a social preference)."),
     n: int = typer.Option(1000, help="Training items, split evenly across the families."),
     mode: str = typer.Option("agentic", help="agentic: calculator tool calls; blind: the arithmetic written inline."),
     seed: int = typer.Option(0, help="Seed: the same arguments give the same data."),
@@ -188,14 +211,16 @@ def eval_agent(
     from econalign.agent.evaluate import evaluate_agent, held_out_tasks, load_tasks
     from econalign.agent.format import MODES
     from econalign.backends import load_backend
-    from econalign.data.generate import families, risk_preference
+    from econalign.data.generate import families, preference_for
     from econalign.io import writable_dir
     from econalign.tools.client import CalculatorClient
 
     if mode not in MODES:
         raise EconalignError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-    pref = risk_preference(preference)
-    items = load_tasks(data) if data else held_out_tasks(pref.spec(), families(tasks.split(",")), n, seed)
+    items = load_tasks(data) if data else None
+    names = list(dict.fromkeys(t.family for t in items)) if items else families(tasks.split(","))
+    pref = preference_for(preference, names)
+    items = items or held_out_tasks(pref.spec(), names, n, seed)
     out = writable_dir(out or Path("runs") / slug(f"eval-{model}-{mode}"))
     with console.status(f"loading {escape(model)}"):
         backend = load_backend(model, batch_size=batch_size)
@@ -212,6 +237,32 @@ def eval_agent(
                       str(m["tool_calls"]), str(m["tool_errors"]))
     console.print(table)
     console.print(f"wrote {escape(str(out))}/summary.json and traces.jsonl")
+
+
+@app.command()
+def pricing(
+    model: str = typer.Option("default", help="Firm A: `default`, a Hugging Face id or path, or sim:moralis:kappa=K."),
+    rival: str = typer.Option(None, help="Firm B (default: MODEL plays itself)."),
+    rounds: int = typer.Option(50, help="Rounds of simultaneous price setting."),
+    out: Path = typer.Option(None, help="Output folder (default: runs/pricing-<model>[-<rival>])."),
+    seed: int = typer.Option(0, help="Seed of the starting prices and of sampling."),
+    history: int = typer.Option(10, help="Past rounds shown to a language-model firm."),
+    max_new_tokens: int = typer.Option(64, help="New tokens per answer."),
+    batch_size: int = typer.Option(16, help="Prompts per forward pass (Hugging Face models)."),
+):
+    """Repeated logit-demand Bertrand duopoly (Calvano et al. 2020): price paths and the collusion index."""
+    from econalign.measure.pricing import run_pricing
+
+    out = out or Path("runs") / slug(f"pricing-{model}" + (f"-{rival}" if rival else ""))
+    summary = run_pricing(model, rival, rounds, out, seed=seed, history=history, max_new_tokens=max_new_tokens,
+                          batch_size=batch_size)
+    nash, mono = summary["nash"]["prices"][0], summary["monopoly"]["prices"][0]
+    late = summary["mean"]["last_half"]
+    console.print(f"Nash price {nash:.4f}, joint-monopoly price {mono:.4f}; last {summary['mean']['last_half_rounds']} "
+                  f"rounds: prices {late['price_a']:.4f} / {late['price_b']:.4f}, collusion index "
+                  f"{summary['collusion_index']['last_half']:.3f} (overall {summary['collusion_index']['overall']:.3f}); "
+                  f"unparsed answers A {summary['unparsed']['a']}, B {summary['unparsed']['b']}")
+    console.print(f"wrote {escape(str(out))}/summary.json, rounds.csv, prices.png and report.html")
 
 
 def main() -> None:

@@ -24,6 +24,12 @@ def fingerprint(*parts) -> str:
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
 
 
+def progress_bar() -> Progress:
+    """The progress bar of every long command: description, bar, done/total, time left."""
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                    transient=False)
+
+
 def run_chunks(items: list, work: Work, cache: Path, key: str, label: str, chunk: int = 32) -> tuple[list[dict], int]:
     """All records, in item order, and how many came from an earlier run."""
     cache.mkdir(parents=True, exist_ok=True)
@@ -34,8 +40,7 @@ def run_chunks(items: list, work: Work, cache: Path, key: str, label: str, chunk
     write_json(meta, {"fingerprint": key})
     records: list[dict] = []
     reused = 0
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
-    with Progress(*columns, transient=False) as bar:
+    with progress_bar() as bar:
         job = bar.add_task(escape(label), total=len(items))
         for i, start in enumerate(range(0, len(items), chunk)):
             part = items[start : start + chunk]

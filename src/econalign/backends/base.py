@@ -16,7 +16,8 @@ Progress = Callable[[int], None]  # called with the number of items just finishe
 
 @dataclass
 class ChoiceScores:
-    """probs[i, j]: probability of task i's option j, renormalised over the options;
+    """probs[i, j]: probability of task i's option j, renormalised over the options (0 past the
+    last option of a task with fewer options than others);
     mass[i]: the options' share of the full next-token distribution (1 for agents that
     can only answer with an option)."""
 

@@ -114,8 +114,7 @@ class HFBackend(Backend):
     def choice_scores(self, tasks, progress=None):
         import torch
 
-        n_options = len(tasks[0].options) if tasks else 2
-        probs = np.zeros((len(tasks), n_options))
+        probs = np.zeros((len(tasks), max((len(t.options) for t in tasks), default=2)))
         mass = np.zeros(len(tasks))
         token_ids = {}
         with torch.inference_mode():
@@ -125,7 +124,7 @@ class HFBackend(Backend):
                     options = tuple(tasks[i].options)
                     ids = token_ids.setdefault(options, self.option_token_ids(list(options)))
                     option_logp = torch.stack([torch.logsumexp(logp[row, group], dim=0) for group in ids])
-                    probs[i] = torch.softmax(option_logp, dim=-1).cpu().numpy()
+                    probs[i, : len(ids)] = torch.softmax(option_logp, dim=-1).cpu().numpy()
                     mass[i] = option_logp.exp().sum().item()
                 if progress:
                     progress(len(idx))

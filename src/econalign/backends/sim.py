@@ -1,6 +1,7 @@
 """Simulated agents: answer from a preference model with logit noise.
 
-`sim:crra:r=2,noise=0.1` chooses by contextual-utility logit (see preferences/choice.py).
+`sim:crra:r=2,noise=0.1` chooses between lotteries, `sim:moralis:kappa=0.5,noise=0.1` among
+the options of games, both by contextual-utility logit (see preferences/choice.py).
 They validate the measurement pipeline: profiling one must recover its parameters.
 """
 
@@ -11,7 +12,8 @@ import numpy as np
 from econalign import EconalignError
 from econalign.backends.base import Backend, ChoiceScores
 from econalign.preferences.base import RiskPreference
-from econalign.preferences.choice import Pairs, choice_probabilities
+from econalign.preferences.choice import Menus, Pairs, choice_probabilities, menu_probabilities
+from econalign.preferences.social import SocialPreference
 from econalign.preferences.spec import parse_preference, split_params
 from econalign.tasks.base import Task
 
@@ -22,8 +24,8 @@ class SimBackend(Backend):
     def __init__(self, preference, noise: float = 0.1):
         if noise < 0:
             raise EconalignError(f"noise must be >= 0, got {noise}")
-        if not isinstance(preference, RiskPreference):
-            raise EconalignError(f"simulated agents choose between lotteries; {preference.spec()} is not a risk preference")
+        if not isinstance(preference, RiskPreference | SocialPreference):
+            raise EconalignError(f"simulated agents need a risk or social preference, got {preference.spec()}")
         self.preference, self.noise = preference, float(noise)
         self.name = f"sim:{preference.spec()},noise={self.noise:g}"
 
@@ -37,24 +39,34 @@ class SimBackend(Backend):
             raise EconalignError(f"{spec!r} names no preference; e.g. sim:crra:r=2,noise=0.1")
         return cls(parse_preference(pref), **{**AGENT_KEYS, **split_params(",".join(agent))})
 
-    def first_option_probs(self, tasks: list[Task]) -> np.ndarray:
+    def option_probs(self, tasks: list[Task]) -> np.ndarray:
+        """(n, most options) choice probabilities, 0 past each task's last option."""
+        from econalign.tasks import FAMILIES, social
+
+        wanted = {getattr(FAMILIES[t.family], "PREFERENCE", RiskPreference) for t in tasks}
+        if any(not isinstance(self.preference, kind) for kind in wanted):
+            raise EconalignError(f"{self.name} cannot answer {', '.join(sorted({t.family for t in tasks}))} tasks")
+        if isinstance(self.preference, SocialPreference):
+            menus = Menus.of([list(social.options(t).values()) for t in tasks])
+            return menu_probabilities(self.preference.weights(), menus, self.noise)
         pairs = []
         for t in tasks:
             lots = t.lotteries()
             if len(lots) != 2:
-                raise EconalignError(f"simulated agents answer two-option tasks; {t.id} has {len(lots)}")
+                raise EconalignError(f"simulated agents answer two-option risk tasks; {t.id} has {len(lots)}")
             pairs.append(tuple(lots[o] for o in t.options))
-        return choice_probabilities(self.preference, Pairs.of(pairs, [t.wealth for t in tasks]), self.noise)
+        p = choice_probabilities(self.preference, Pairs.of(pairs, [t.wealth for t in tasks]), self.noise)
+        return np.column_stack([p, 1.0 - p])
 
     def choice_scores(self, tasks, progress=None):
-        p = self.first_option_probs(tasks)
+        probs = self.option_probs(tasks)
         if progress:
             progress(len(tasks))
-        return ChoiceScores(probs=np.column_stack([p, 1.0 - p]), mass=np.ones(len(tasks)))
+        return ChoiceScores(probs=probs, mass=np.ones(len(tasks)))
 
     def generate(self, tasks, max_new_tokens=64, seed=0, progress=None):
-        draws = np.random.default_rng(seed).random(len(tasks))
-        answers = [t.options[int(u >= p)] for t, u, p in zip(tasks, draws, self.first_option_probs(tasks))]
+        rng = np.random.default_rng(seed)
+        answers = [t.options[rng.choice(len(t.options), p=p[: len(t.options)])] for t, p in zip(tasks, self.option_probs(tasks))]
         if progress:
             progress(len(tasks))
         return answers

@@ -24,14 +24,16 @@ EVAL_STREAM = 1  # the held-out split draws from the seed sequence [seed, EVAL_S
 MAX_ROUNDS = 50  # draws of a family before giving up on finding enough distinct items
 
 
-def risk_preference(spec: str) -> RiskPreference:
+def preference_for(spec: str, names: Sequence[str]):
+    """The preference, if every family asked for takes its kind (risk or social) and traces support it."""
     pref = parse_preference(spec)
-    if not isinstance(pref, RiskPreference):
-        raise EconalignError(
-            f"{pref.spec()} is a social preference; the task families ({', '.join(FAMILIES)}) are choices under risk "
-            "and need a risk preference (ev, crra or pt)"
-        )
-    supported(pref)
+    for name in names:
+        kind = getattr(FAMILIES[name], "PREFERENCE", RiskPreference)
+        if not isinstance(pref, kind):
+            wanted = "a risk preference (ev, crra or pt)" if kind is RiskPreference else "a social preference (moralis or fs)"
+            raise EconalignError(f"{name} tasks need {wanted}, got {pref.spec()}; ask for risk and social families separately")
+    if isinstance(pref, RiskPreference):
+        supported(pref)
     return pref
 
 
@@ -46,7 +48,8 @@ def families(names: Sequence[str]) -> list[str]:
 
 def check_request(preference_spec: str, tasks: Sequence[str], n: int, mode: str, eval_n: int = 0):
     """The preference and families of a valid request; anything else is refused before any work."""
-    pref, names = risk_preference(preference_spec), families(tasks)
+    names = families(tasks)
+    pref = preference_for(preference_spec, names)
     if n <= 0:
         raise EconalignError(f"the number of items must be positive, got {n}")
     if eval_n < 0:

@@ -8,23 +8,30 @@ or a final answer other than the optimum is a bug and is never returned.
 
 from __future__ import annotations
 
+from collections import Counter
+
+from econalign import EconalignError
 from econalign.agent.format import parse_trace
 from econalign.data.expressions import describe, describe_lottery, supported, value_expression, value_name, weight_step
 from econalign.data.writer import Writer, distinct_digits, num
 from econalign.preferences.base import Lottery, RiskPreference
 from econalign.preferences.crra import CRRA, ExpectedValue
 from econalign.preferences.prospect import ProspectTheory, tk_weight
-from econalign.tasks import FAMILIES, Task, bet
+from econalign.preferences.social import FehrSchmidt, HomoMoralis, SocialOption, SocialPreference
+from econalign.tasks import FAMILIES, Task, bet, social
 from econalign.tasks.base import money, percent
 from econalign.tools.calculator import evaluate
 
 
-def trace(task: Task, pref: RiskPreference, mode: str) -> str:
+def trace(task: Task, pref: RiskPreference | SocialPreference, mode: str) -> str:
     """The assistant's completion for a task already solved under `pref`."""
-    supported(pref)
     if task.preference != pref.spec() or task.optimal is None:
         raise ValueError(f"solve {task.id} under {pref.spec()} before tracing it")
-    text = bet_trace(task, pref, mode) if task.family == bet.FAMILY else choice_trace(task, pref, mode)
+    if isinstance(pref, SocialPreference):
+        text = social_trace(task, pref, mode)
+    else:
+        supported(pref)
+        text = bet_trace(task, pref, mode) if task.family == bet.FAMILY else choice_trace(task, pref, mode)
     check(task, text)
     return text
 
@@ -147,3 +154,69 @@ def compared_stakes(pref: RiskPreference, wealth: float, p: float, odds: float, 
         expression, tol = value_expression(pref, lot, wealth, w)
         shown[money(x)] = w.calc(f"Staking {money(x)}: V", expression, pref.value(lot, wealth), tol)
     w.say(verdict(shown, optimal, "staking {} is best"))
+
+
+def social_trace(task: Task, pref: SocialPreference, mode: str) -> str:
+    """Each option's utility under homo moralis or Fehr–Schmidt, then the best option."""
+    w = Writer(mode, distinct_digits(task.utilities.values()))
+    w.say(describe_social(pref))
+    amount = money_signed
+    if task.family == "dilemma":
+        w.say("A person's payoff is 1 alive and 0 dead.")
+        amount = num
+    shown = {}
+    for label, option in social.options(task).items():
+        about = describe_option(option, amount, kantian=isinstance(pref, HomoMoralis))
+        w.say(f"{label} ({task.params['labels'][label]}): {about}.")
+        shown[label] = w.calc(f"U({label})", social_expression(pref, option), task.utilities[label])
+    w.say(verdict(shown, task.optimal))
+    return w.text(task.optimal)
+
+
+def describe_social(pref: SocialPreference) -> str:
+    if isinstance(pref, HomoMoralis):
+        return (f"I am homo moralis with kappa = {num(pref.kappa)}: U = {num(1 - pref.kappa)}*(my expected payoff) + "
+                f"{num(pref.kappa)}*(what each of us would get if everyone acted as I do).")
+    if isinstance(pref, FehrSchmidt):
+        return (f"I am inequity averse (Fehr-Schmidt, alpha = {num(pref.alpha)}, beta = {num(pref.beta)}): U = my payoff "
+                f"- {num(pref.alpha)}*(how much others get above me) - {num(pref.beta)}*(how much I get above others), "
+                "both averaged over the others.")
+    raise EconalignError(f"synthetic traces support moralis and fs social preferences, not {pref.spec()}")
+
+
+def describe_option(option: SocialOption, amount, kantian: bool) -> str:
+    """Payoffs of each outcome, equal others grouped ("others 1 (x10)"), and the Kantian payoff if it matters."""
+    outcomes = []
+    for p, x in option.profiles:
+        if p > 0:
+            others = ", ".join(amount(v) + (f" (x{c})" if c > 1 else "") for v, c in Counter(x[1:]).items())
+            outcomes.append(f"{percent(p) + ' ' if p < 1 else ''}me {amount(x[0])}, others {others}")
+    text = "; ".join(outcomes)
+    return text + (f"; if everyone acted as I do, each would get {amount(option.kantian)}" if kantian else "")
+
+
+def money_signed(x: float) -> str:
+    return ("-" if x < 0 else "") + money(x)
+
+
+def social_expression(pref: SocialPreference, option: SocialOption) -> str:
+    """The utility as the solver computes it, term by term."""
+    live = [(p, x) for p, x in option.profiles if p > 0]
+    if isinstance(pref, HomoMoralis):
+        own = " + ".join(f"{num(p)}*{num(x[0])}" for p, x in live) if len(live) > 1 else num(live[0][1][0])
+        return f"{num(1 - pref.kappa)}*({own}) + {num(pref.kappa)}*{num(option.kantian)}"
+    terms = [fs_terms(pref, x) for _, x in live]
+    return " + ".join(f"{num(p)}*({t})" for (p, _), t in zip(live, terms)) if len(live) > 1 else terms[0]
+
+
+def fs_terms(pref: FehrSchmidt, x: tuple[float, ...]) -> str:
+    """x_me - alpha*(gaps above me)/(n-1) - beta*(gaps below me)/(n-1), equal others grouped, zero gaps left out."""
+    me, others = x[0], Counter(x[1:])
+    per = "" if len(x) == 2 else f"/{len(x) - 1}"
+    text = num(me)
+    for weight, gaps in ((pref.alpha, [(o - me, c) for o, c in others.items() if o > me]),
+                         (pref.beta, [(me - o, c) for o, c in others.items() if o < me])):
+        if gaps:
+            total = " + ".join(f"{c}*{num(g)}" if c > 1 else num(g) for g, c in gaps)
+            text += f" - {num(weight)}*({total}){per}"
+    return text

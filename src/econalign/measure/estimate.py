@@ -1,9 +1,12 @@
-"""Maximum-likelihood estimates of risk-preference parameters from binary choices.
+"""Maximum-likelihood estimates of preference parameters from choices.
 
-Choices are modelled by the contextual-utility logit of preferences/choice.py. Observations
-y_i are the probability of choosing option a: 0/1 for sampled answers, or a model's choice
-probability (soft label; each item then counts as one observation). Intervals are Wald 95%
-intervals from the observed information (numerical Hessian of the log-likelihood).
+Choices are modelled by the contextual-utility logit of preferences/choice.py: binary choices
+between lotteries for risk models (CRRA, PT), menus of game options for social models (homo
+moralis κ, Fehr–Schmidt α and β). Observations are choice probabilities: one-hot for sampled
+answers, or a model's choice probabilities (soft labels; each item then counts as one
+observation). Intervals are Wald 95% intervals from the observed information (numerical Hessian
+of the log-likelihood). Fehr–Schmidt is estimated without imposing α >= β, so the data can
+contradict it.
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
-from econalign.preferences.choice import Pairs, choice_probabilities
+from econalign.preferences.choice import Menus, Pairs, choice_probabilities, menu_probabilities
 from econalign.preferences.crra import CRRA
 from econalign.preferences.prospect import ProspectTheory
+from econalign.preferences.social import fs_weights, moralis_weights
 
 Z95 = 1.959963984540054
 EPS = 1e-9
@@ -26,7 +30,7 @@ EPS = 1e-9
 @dataclass(frozen=True)
 class Model:
     names: tuple[str, ...]
-    build: Callable
+    build: Callable  # parameters -> a RiskPreference (risk models) or utility weights (social models)
     bounds: tuple[tuple[float, float], ...]
     starts: tuple[tuple[float, ...], ...]
 
@@ -39,6 +43,14 @@ MODELS = {
         lambda t: ProspectTheory(alpha=t[0], lam=t[1], gamma=t[2]),
         ((0.2, 1.5), (0.2, 10.0), (0.3, 1.5)),
         tuple(itertools.product((0.5, 1.0), (1.0, 2.5), (0.6, 1.0))),
+    ),
+}
+SOCIAL_MODELS = {
+    # Weights, not preference objects: the Hessian steps just past the bounds, where the classes refuse.
+    "moralis": Model(("kappa",), lambda t: moralis_weights(t[0]), ((0.0, 1.0),), ((0.1,), (0.5,), (0.9,))),
+    "fs": Model(
+        ("alpha", "beta"), lambda t: fs_weights(t[0], t[1]), ((0.0, 5.0), (0.0, 0.99)),
+        tuple(itertools.product((0.2, 1.5), (0.1, 0.6))),
     ),
 }
 LOG_NOISE_BOUNDS = (np.log(1e-3), np.log(5.0))
@@ -96,15 +108,28 @@ def hessian(f: Callable, x: np.ndarray, rel_step: float = 1e-4) -> np.ndarray:
     return H
 
 
+def menu_negloglik(model: Model, theta: np.ndarray, menus: Menus, y: np.ndarray) -> float:
+    p = menu_probabilities(model.build(theta[:-1]), menus, float(np.exp(theta[-1])))
+    return float(-np.sum(y * np.log(np.clip(p, EPS, 1.0))))
+
+
 def fit(model_name: str, pairs: Pairs, y: np.ndarray) -> Fit:
-    """MLE of the model's parameters and the logit noise, from several starts."""
+    """MLE of a risk model's parameters and the logit noise; y = P(option a) per pair."""
     model = MODELS[model_name]
     y = np.asarray(y, dtype=float)
+    return maximise(model_name, model, lambda t: negloglik(model, t, pairs, y), len(y))
+
+
+def fit_social(model_name: str, menus: Menus, y: np.ndarray) -> Fit:
+    """MLE of a social model's parameters and the logit noise; y[i, j] = P(option j of menu i)."""
+    model = SOCIAL_MODELS[model_name]
+    y = np.asarray(y, dtype=float)
+    return maximise(model_name, model, lambda t: menu_negloglik(model, t, menus, y), len(y))
+
+
+def maximise(name: str, model: Model, f: Callable, n: int) -> Fit:
+    """The best of several L-BFGS-B starts, with Wald standard errors."""
     bounds = [*model.bounds, LOG_NOISE_BOUNDS]
-
-    def f(t):
-        return negloglik(model, t, pairs, y)
-
     best = None
     for start in model.starts:
         for log_noise in (np.log(0.05), np.log(0.5)):
@@ -116,7 +141,7 @@ def fit(model_name: str, pairs: Pairs, y: np.ndarray) -> Fit:
     names = (*model.names, "noise")
     params = dict(zip(names, map(float, [*theta[:-1], np.exp(theta[-1])])))
     errors = dict(zip(names, map(float, [*se[:-1], np.exp(theta[-1]) * se[-1]])))  # delta method for noise
-    return Fit(model_name, params, errors, len(y), -float(best.fun), bool(best.success))
+    return Fit(name, params, errors, n, -float(best.fun), bool(best.success))
 
 
 def standard_errors(f: Callable, theta: np.ndarray, bounds) -> np.ndarray:

@@ -18,7 +18,8 @@ from econalign.tasks import FAMILIES
 from econalign.tasks.base import Task
 
 CHUNK = 32
-METHODS = ("logits", "generate")
+METHODS = ("logits", "generate", "agent")
+AGENT_TOKENS = 384  # per turn: a trained agent reasons before its final line
 
 
 def check_method(method: str) -> None:
@@ -27,17 +28,36 @@ def check_method(method: str) -> None:
 
 
 def score_chunk(backend: Backend, tasks: list[Task], method: str, seed: int, advance) -> list[dict]:
-    """One record per task: y = P(first option), from logits or from the parsed generated answer."""
+    """One record per task: probs = P(each option), from logits, or one-hot from the parsed answer
+    (None if unparsed) of a short greedy reply (generate) or of a calculator-agent rollout (agent);
+    y = P(first option)."""
     if method == "logits":
         scores = backend.choice_scores(tasks, progress=advance)
-        return [{"id": t.id, "y": float(p[0]), "mass": float(m), "answer": None} for t, p, m in zip(tasks, scores.probs, scores.mass)]
-    answers = backend.generate(tasks, max_new_tokens=32, seed=seed, progress=advance)
+        return [
+            {"id": t.id, "y": float(p[0]), "probs": p[: len(t.options)].tolist(), "mass": float(m), "answer": None}
+            for t, p, m in zip(tasks, scores.probs, scores.mass)
+        ]
+    if method == "agent":
+        answers = agent_answers(backend, tasks, seed)
+        advance(len(tasks))
+    else:
+        answers = backend.generate(tasks, max_new_tokens=32, seed=seed, progress=advance)
     records = []
     for t, text in zip(tasks, answers):
-        choice = FAMILIES[t.family].parse(text)
-        y = None if choice is None else float(choice == t.options[0])
-        records.append({"id": t.id, "y": y, "mass": None, "answer": text})
+        choice = FAMILIES[t.family].parse(text) if text is not None else None
+        probs = None if choice not in t.options else [float(choice == o) for o in t.options]
+        records.append({"id": t.id, "y": probs and probs[0], "probs": probs, "mass": None, "answer": text})
     return records
+
+
+def agent_answers(backend: Backend, tasks: list[Task], seed: int) -> list[str | None]:
+    """The final-answer line of each task's agentic rollout (None where the trace has none)."""
+    from econalign.agent.format import agent_task, parse_trace
+    from econalign.agent.runner import run_rollouts
+
+    prompts = [backend.render(agent_task(t, "agentic")) for t in tasks]
+    rollouts = run_rollouts(backend, prompts, max_new_tokens=AGENT_TOKENS, seed=seed)
+    return [parse_trace(r.completion).answer for r in rollouts]
 
 
 def results_table(tasks: list[Task], records: list[dict]) -> pd.DataFrame:
@@ -88,6 +108,10 @@ def profile(backend: Backend, out: Path, quick: bool, seed: int, method: str, lo
     score_seconds = time.perf_counter() - start
     scored = len(tasks) - reused
     table = results_table(tasks, records)
+    if table[(table.family == "gamble") & table.persona.isna()].y.isna().all():
+        write_text(out / "results.csv", table.to_csv(index=False))
+        raise EconalignError(f"no gamble answer of {backend.name} could be parsed ({int(table.y.isna().sum())} of "
+                             f"{len(table)} items unparsed; answers in {out / 'results.csv'}): nothing to estimate")
     summary = {
         "econalign_version": __version__,
         "model": backend.name,

@@ -169,6 +169,16 @@ def figure_uri(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
+def save_figures(figures: dict, out: Path) -> dict[str, str]:
+    """Each figure as out/<name> and as a data URI for the HTML page."""
+    images = {}
+    for name, fig in figures.items():
+        save_figure(fig, out / name)
+        images[name] = figure_uri(fig)
+        plt.close(fig)
+    return images
+
+
 def write_report(summary: dict, table: pd.DataFrame, out: Path) -> None:
     figures = {
         "curves.png": curves_figure(summary, table),
@@ -176,11 +186,7 @@ def write_report(summary: dict, table: pd.DataFrame, out: Path) -> None:
         "logit_vs_utility.png": logit_figure(summary, table),
         "personas.png": personas_figure(summary, table),
     }
-    images = {}
-    for name, fig in figures.items():
-        save_figure(fig, out / name)
-        images[name] = figure_uri(fig)
-        plt.close(fig)
+    images = save_figures(figures, out)
     tables = {
         "Maximum-likelihood estimates (contextual-utility logit noise)": estimate_rows(summary),
         "Holt–Laury multiple price list": holt_laury_rows(summary),
@@ -200,27 +206,38 @@ def render_html(summary: dict, tables: dict[str, pd.DataFrame], images: dict[str
         ("answer-token mass", fmt(a["mean_option_mass"], 3)),
         ("position bias", f"P(accept) {fmt(pb['p_accept_sure_first'], 3)} sure shown first vs {fmt(pb['p_accept_gamble_first'], 3)} gamble first"),
         ("logit vs EV difference", f"Pearson {fmt(lu['ev']['pearson'], 3)}, Spearman {fmt(lu['ev']['spearman'], 3)}"),
-        ("timings", f"load {fmt(t['load_s'])} s, scoring {fmt(t['score_s'])} s ({fmt(t['items_per_s'])} items/s), total {fmt(t['total_s'])} s"),
+        ("timings", timings_line(t)),
     ]
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>econalign profile: {html.escape(summary['model'])}</title>",
-        "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
-        "table{border-collapse:collapse;font-size:13px;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
-        "th{background:#f3f3f3}img{max-width:100%}dt{font-weight:bold;float:left;width:12em}dd{margin-left:13em}</style></head><body>",
-        f"<h1>Risk profile of {html.escape(summary['model'])}</h1><dl>",
-        *(f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd>" for k, v in facts),
-        "</dl>",
-    ]
-    for title, frame in tables.items():
-        parts += [f"<h2>{html.escape(title)}</h2>", frame.to_html(index=False, escape=True, border=0)]
     captions = {
         "curves.png": "Psychometric curves",
         "personas.png": "Persona prompts on 50% of $1,000",
         "holt_laury.png": "Holt–Laury choices",
         "logit_vs_utility.png": "Logit difference vs utility difference",
     }
-    for name, uri in images.items():
-        parts += [f"<h2>{captions[name]}</h2><img alt='{name}' src='{uri}'>"]
-    parts += ["<p>Per-item results: results.csv; all figures: summary.json.</p></body></html>"]
+    return html_page(f"Risk profile of {summary['model']}", facts, tables,
+                     {captions[name]: uri for name, uri in images.items()})
+
+
+def timings_line(t: dict) -> str:
+    return f"load {fmt(t['load_s'])} s, scoring {fmt(t['score_s'])} s ({fmt(t['items_per_s'])} items/s), total {fmt(t['total_s'])} s"
+
+
+def html_page(title: str, facts: list[tuple[str, object]], tables: dict[str, pd.DataFrame], images: dict[str, str],
+              footer: str = "Per-item results: results.csv; all figures: summary.json.") -> str:
+    """One self-contained page: a fact list, tables, then images (data URIs) under their captions."""
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>econalign: {html.escape(title)}</title>",
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
+        "table{border-collapse:collapse;font-size:13px;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
+        "th{background:#f3f3f3}img{max-width:100%}dt{font-weight:bold;float:left;width:12em}dd{margin-left:13em}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1><dl>",
+        *(f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd>" for k, v in facts),
+        "</dl>",
+    ]
+    for name, frame in tables.items():
+        parts += [f"<h2>{html.escape(name)}</h2>", frame.to_html(index=False, escape=True, border=0)]
+    for caption, uri in images.items():
+        parts += [f"<h2>{html.escape(caption)}</h2><img alt='{html.escape(caption)}' src='{uri}'>"]
+    parts += [f"<p>{html.escape(footer)}</p></body></html>"]
     return "\n".join(parts)

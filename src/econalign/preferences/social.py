@@ -60,6 +60,14 @@ class SocialOption:
         return [v for _, x in self.profiles for v in x]
 
 
+def moralis_weights(kappa: float) -> np.ndarray:
+    return np.array([1.0 - kappa, kappa, 0.0, 0.0])
+
+
+def fs_weights(alpha: float, beta: float) -> np.ndarray:
+    return np.array([1.0, 0.0, -alpha, -beta])
+
+
 class SocialPreference(ABC):
     """Utility of a social option: `weights()` · the option's features."""
 
@@ -97,7 +105,7 @@ class HomoMoralis(SocialPreference):
         return {"kappa": self.kappa}
 
     def weights(self) -> np.ndarray:
-        return np.array([1.0 - self.kappa, self.kappa, 0.0, 0.0])
+        return moralis_weights(self.kappa)
 
     def utility(self, payoff: Callable[[object, object], float], own, other) -> float:
         return (1.0 - self.kappa) * payoff(own, other) + self.kappa * payoff(own, own)
@@ -124,7 +132,7 @@ class FehrSchmidt(SocialPreference):
         return {"alpha": self.alpha, "beta": self.beta}
 
     def weights(self) -> np.ndarray:
-        return np.array([1.0, 0.0, -self.alpha, -self.beta])
+        return fs_weights(self.alpha, self.beta)
 
     def utility(self, payoffs: Sequence[float], i: int = 0) -> float:
         x = np.asarray(payoffs, dtype=float)

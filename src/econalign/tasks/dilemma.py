@@ -28,8 +28,8 @@ def make(pedestrians: int, q: float, p: float, swerve_first: bool = False, syste
     swerve = SocialOption(((p, (0.0, *(1.0,) * n)), (1 - p, alive)), 1 - p / (n + 1))
     people = "person" if n == 1 else f"{n} people"
     menu = [
-        ("stay on course", f"the {people} ahead {'dies' if n == 1 else 'die'} with probability {percent(q)}", stay),
-        ("swerve", f"you die with probability {percent(p)}", swerve),
+        ("stay on course", f"the {people} ahead {'dies' if n == 1 else 'die'} with probability {percent(q)}", stay, 0.0),
+        ("swerve", f"you die with probability {percent(p)}", swerve, 1.0),
     ]
     if swerve_first:
         menu.reverse()

@@ -38,8 +38,8 @@ def dictator(endowment: float, multiplier: float = 1.0, system: str | None = Non
     gets = "what you give" if m == 1 else f"${m:g} for every $1 you give"
     menu = [
         (f"give {money(g)}", f"you keep {money(M - g)}, the other person receives {money(m * g)}",
-         SocialOption.sure([M - g, m * g], (M - g + m * g) / 2))
-        for g in (round(s * M, 2) for s in GIVE_SHARES)
+         SocialOption.sure([M - g, m * g], (M - g + m * g) / 2), share)
+        for share, g in ((s, round(s * M, 2)) for s in GIVE_SHARES)
     ]
     question = (f"You have {money(M)}. You may give part of it to another person, who receives {gets}. "
                 "The other person makes no decision. How much do you give?")
@@ -51,11 +51,11 @@ def ultimatum_proposer(pie: float, threshold: float, system: str | None = None) 
     """Offer o of the pie; the responder accepts iff o >= threshold, else both get nothing."""
     M, t = pie, threshold
     menu = []
-    for o in (round(s * M, 2) for s in OFFER_SHARES):
+    for share, o in ((s, round(s * M, 2)) for s in OFFER_SHARES):
         payoffs = [M - o, o] if o >= t else [0.0, 0.0]
         effect = (f"accepted: you get {money(M - o)}, the responder {money(o)}" if o >= t
                   else "rejected: you both get $0")
-        menu.append((f"offer {money(o)}", effect, SocialOption.sure(payoffs, M / 2)))
+        menu.append((f"offer {money(o)}", effect, SocialOption.sure(payoffs, M / 2), share))
     question = (f"You propose how to split {money(M)} with a responder. If the responder accepts, the split is paid; "
                 f"if not, you both get nothing. The responder accepts any offer of at least {money(t)}. "
                 "How much do you offer?")
@@ -66,8 +66,8 @@ def ultimatum_proposer(pie: float, threshold: float, system: str | None = None) 
 def ultimatum_responder(pie: float, offer: float, system: str | None = None) -> Task:
     M, o = pie, offer
     menu = [
-        ("accept", f"you get {money(o)}, the proposer {money(M - o)}", SocialOption.sure([o, M - o], M / 2)),
-        ("reject", "you both get $0", SocialOption.sure([0.0, 0.0], 0.0)),
+        ("accept", f"you get {money(o)}, the proposer {money(M - o)}", SocialOption.sure([o, M - o], M / 2), 1.0),
+        ("reject", "you both get $0", SocialOption.sure([0.0, 0.0], 0.0), 0.0),
     ]
     question = (f"A proposer splits {money(M)} and offers you {money(o)}, keeping {money(M - o)}. If you accept, the "
                 "split is paid; if you reject, you both get nothing. Do you accept?")
@@ -79,10 +79,10 @@ def trust_investor(endowment: float, multiplier: float, returned: float, system:
     """Send s of the endowment E; the trustee receives m·s and returns the stated share of it."""
     E, m, r = endowment, multiplier, returned
     menu = []
-    for s in (round(x * E, 2) for x in SEND_SHARES):
+    for share, s in ((x, round(x * E, 2)) for x in SEND_SHARES):
         back = round(r * m * s, 2)
         menu.append((f"send {money(s)}", f"you end with {money(E - s + back)}, the trustee with {money(E + m * s - back)}",
-                     SocialOption.sure([E - s + back, E + m * s - back], E + (m - 1) * s / 2)))
+                     SocialOption.sure([E - s + back, E + m * s - back], E + (m - 1) * s / 2), share))
     question = (f"You and a trustee each have {money(E)}. Every dollar you send to the trustee is multiplied by {m:g}. "
                 f"The trustee returns {percent(r)} of what they receive. How much do you send?")
     return menu_task(f"{FAMILY}-trust_investor-E{E:g}-m{m:g}-r{r:g}", FAMILY,
@@ -94,10 +94,10 @@ def trust_trustee(endowment: float, multiplier: float, sent: float, system: str 
     E, m, s = endowment, multiplier, sent
     received = m * s
     menu = []
-    for back in (round(x * received, 2) for x in RETURN_SHARES):
+    for share, back in ((x, round(x * received, 2)) for x in RETURN_SHARES):
         menu.append((f"return {money(back)}", f"you end with {money(E + received - back)}, "
                      f"the investor with {money(E - s + back)}",
-                     SocialOption.sure([E + received - back, E - s + back], E + (m - 1) * s / 2)))
+                     SocialOption.sure([E + received - back, E - s + back], E + (m - 1) * s / 2), share))
     question = (f"You and an investor each had {money(E)}. The investor sent you {money(s)}, which was multiplied by "
                 f"{m:g}: you received {money(received)}. How much do you return to the investor?")
     return menu_task(f"{FAMILY}-trust_trustee-E{E:g}-m{m:g}-s{s:g}", FAMILY,
@@ -112,8 +112,9 @@ def prisoners_dilemma(T: float, R: float, P: float, S: float, q: float, system: 
     defect = SocialOption(((q, (T, S)), (1 - q, (P, P))), P)
     menu = [
         ("cooperate", f"{money(R)} each if they cooperate; {pay(S)} for you and {money(T)} for them if they defect",
-         cooperate),
-        ("defect", f"{money(T)} for you and {pay(S)} for them if they cooperate; {money(P)} each if they defect", defect),
+         cooperate, 1.0),
+        ("defect", f"{money(T)} for you and {pay(S)} for them if they cooperate; {money(P)} each if they defect", defect,
+         0.0),
     ]
     question = ("You and another player choose at the same time, without talking, to cooperate or defect. "
                 f"From past play you expect the other player to cooperate with probability {percent(q)}.")
@@ -127,11 +128,11 @@ def public_goods(players: int, endowment: float, multiplier: float, others: floa
     if not 1 < m < n:
         raise ValueError(f"a public goods game needs 1 < multiplier < players, got m={m}, n={n}")
     menu = []
-    for c in (round(x * e, 2) for x in CONTRIBUTE_SHARES):
+    for level, c in ((x, round(x * e, 2)) for x in CONTRIBUTE_SHARES):
         share = m * (c + (n - 1) * g) / n
         mine, theirs = e - c + share, e - g + share
         menu.append((f"contribute {money(c)}", f"you end with {money(mine)}, each other member with {money(theirs)}",
-                     SocialOption.sure([mine, *[theirs] * (n - 1)], e + (m - 1) * c)))
+                     SocialOption.sure([mine, *[theirs] * (n - 1)], e + (m - 1) * c), level))
     question = (f"You are one of {n} group members; each has {money(e)}. Every dollar contributed to the group "
                 f"project is multiplied by {m:g} and shared equally among all {n} members, contributors or not. "
                 f"Each of the other members contributes {money(g)}. How much do you contribute?")

@@ -27,6 +27,7 @@ MAX_ANSWER_CHARS = 4000  # answers are a few lines; never scan a runaway generat
 
 # "Price:" opening a line, after optional markdown (bullets, bold, headings); the rest of the line is the answer.
 PRICE_LINE = re.compile(r"^[\s>#*_-]*price[\s*_]*[:=](?P<rest>.*)$", re.IGNORECASE | re.MULTILINE)
+RIVAL = re.compile(r"\b(?:rival|competitor|other firm)", re.IGNORECASE)
 BARE_PRICE = re.compile(r"\s*\$?\s*[0-9][0-9,]*(?:\.[0-9]+)?\s*\.?\s*")
 
 
@@ -54,6 +55,9 @@ class Market:
             raise EconalignError("market parameters must be finite numbers")
         if self.mu <= 0:
             raise EconalignError(f"mu must be > 0, got {self.mu}")
+
+    def to_dict(self) -> dict:
+        return {"a": list(self.a), "c": list(self.c), "a0": self.a0, "mu": self.mu}
 
 
 def demand(market: Market, prices) -> np.ndarray:
@@ -180,16 +184,17 @@ def amounts(text: str) -> list[float] | None:
 def parse_price(text: str, low: float = 0.0, high: float = 1000.0) -> float | None:
     """The price an answer sets, or None.
 
-    Read from the lines opening with `Price:` (all must name the same one number), or from an answer
-    that is a bare number. A price only mentioned in prose, several different prices, a negative,
-    non-numeric ("nan", "inf") or exponent-notation value, or one outside [low, high], gives None.
+    Read from the lines opening with `Price:` (all must name the same one number); without such a
+    line, from an answer naming one amount and no rival ("I set 1.85."). Several different prices,
+    a negative, non-numeric ("nan", "inf") or exponent-notation value, or one outside [low, high],
+    gives None.
     """
     if not text:
         return None
     text = text[:MAX_ANSWER_CHARS]
     lines = [m.group("rest") for m in PRICE_LINE.finditer(text)]
-    if not lines and BARE_PRICE.fullmatch(text):
-        lines = [text]
+    if not lines and (BARE_PRICE.fullmatch(text) or not RIVAL.search(text)):
+        lines = [text]  # small models answer in a sentence; one amount, not the rival's, is still a price
     values = set()
     for line in lines:
         found = amounts(line)

@@ -13,24 +13,31 @@ PREFERENCE = SocialPreference
 LETTERS = "ABCDEF"  # the longest menu has six options
 
 
-def menu_task(id: str, family: str, params: dict, question: str, menu: list[tuple[str, str, SocialOption]],
+def menu_task(id: str, family: str, params: dict, question: str, menu: list[tuple[str, str, SocialOption, float]],
               system: str | None = None) -> Task:
-    """`menu`: (action, what it means for the players, option) in the order shown."""
+    """`menu`: (action, what it means for the players, option, level) in the order shown; the level
+    places the action on a 0-1 scale of kindness (share given, or 1 for cooperate / accept / swerve)."""
     letters = list(LETTERS[: len(menu)])
-    lines = [f"{letter}: {action} ({effect})" for letter, (action, effect, _) in zip(letters, menu)]
+    lines = [f"{letter}: {action} ({effect})" for letter, (action, effect, _, _) in zip(letters, menu)]
+    column = dict(zip(("labels", "effects", "options", "levels"), zip(*menu)))
+    column["options"] = [o.to_dict() for o in column["options"]]
     return Task(
         id=id,
         family=family,
-        params={
-            **params,
-            "options": {letter: o.to_dict() for letter, (_, _, o) in zip(letters, menu)},
-            "labels": {letter: action for letter, (action, _, _) in zip(letters, menu)},
-        },
+        params={**params, "question": question, **{k: dict(zip(letters, v)) for k, v in column.items()}},
         prompt=f"{question}\n" + "\n".join(lines),
         options=letters,
         instruction=f"Answer with one letter: {', '.join(letters[:-1])} or {letters[-1]}.",
         system=system,
     )
+
+
+def reversed_menu(task: Task) -> Task:
+    """The same decision with the options listed in reverse order (position bias then cancels out)."""
+    p = task.params
+    menu = [(p["labels"][k], p["effects"][k], SocialOption.from_dict(p["options"][k]), p["levels"][k]) for k in task.options]
+    rest = {k: v for k, v in p.items() if k not in ("question", "labels", "effects", "options", "levels", "reversed")}
+    return menu_task(f"{task.id}-rev", task.family, {**rest, "reversed": True}, p["question"], menu[::-1], task.system)
 
 
 def options(task: Task) -> dict[str, SocialOption]:
