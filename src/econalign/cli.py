@@ -239,6 +239,59 @@ def eval_agent(
     console.print(f"wrote {escape(str(out))}/summary.json and traces.jsonl")
 
 
+math_app = typer.Typer(help="Math reasoning with verifiable rewards (GSM8K / MATH).", no_args_is_help=True)
+app.add_typer(math_app, name="math")
+
+
+@math_app.command("eval")
+def math_eval(
+    model: str = typer.Option("default", help="`default`, a Hugging Face id or local path (e.g. a trained OUT/model)."),
+    data: str = typer.Option("gsm8k", help="gsm8k or math (hub), any hub id, a .jsonl file, or a folder of <split>.jsonl."),
+    split: str = typer.Option("test", help="Dataset split."),
+    n: int = typer.Option(200, help="The first N problems."),
+    prompt: str = typer.Option("r1_zero", help="r1_zero (raw text, continues after `Assistant: <think>`) or question_only."),
+    out: Path = typer.Option(None, help="Output folder (default: runs/math-<model>-<prompt>)."),
+    max_new_tokens: int = typer.Option(512, help="New tokens per answer."),
+    seed: int = typer.Option(0, help="Seed (greedy decoding: only sampling uses it)."),
+    batch_size: int = typer.Option(16, help="Problems generated together."),
+):
+    """Answer N problems, grade them (format, answer, reward) and count the three categories."""
+    from econalign.backends import load_backend
+    from econalign.io import writable_dir
+    from econalign.math.data import load_problems
+    from econalign.math.evaluate import evaluate_math
+    from econalign.math.prompts import check_prompt
+
+    check_prompt(prompt)
+    problems = load_problems(data, split, n)
+    out = writable_dir(out or Path("runs") / slug(f"math-{model}-{prompt}"))
+    with console.status(f"loading {escape(model)}"):
+        backend = load_backend(model, batch_size=batch_size)
+    s = evaluate_math(backend, problems, prompt, out, max_new_tokens=max_new_tokens, seed=seed, batch=batch_size,
+                      data=f"{data}:{split}")
+    c = s["categories"]
+    console.print(f"{s['n']} problems: accuracy {s['accuracy']:.3f}, format {s['format_rate']:.3f}; format 1 answer 1: "
+                  f"{c['format1_answer1']}, format 1 answer 0: {c['format1_answer0']}, format 0: {c['format0']}")
+    console.print(f"wrote {escape(str(out))}/summary.json and generations.jsonl")
+
+
+@math_app.command("data")
+def math_data(
+    data: str = typer.Option("gsm8k", help="As for `math eval`; its worked solutions become SFT targets."),
+    split: str = typer.Option("train", help="Dataset split."),
+    n: int = typer.Option(1000, help="The first N problems."),
+    out: Path = typer.Option(..., help="Output folder for train.jsonl (r1_zero prompt/completion records)."),
+):
+    """Render worked solutions in the r1_zero format as SFT records for `econalign train sft`."""
+    from econalign.data.generate import jsonl
+    from econalign.io import writable_dir, write_text
+    from econalign.math.data import load_problems, sft_records
+
+    records = sft_records(load_problems(data, split, n))
+    write_text(writable_dir(out) / "train.jsonl", jsonl(records))
+    console.print(f"wrote {len(records)} r1_zero records to {escape(str(out))}/train.jsonl")
+
+
 @app.command()
 def pricing(
     model: str = typer.Option("default", help="Firm A: `default`, a Hugging Face id or path, or sim:moralis:kappa=K."),

@@ -6,7 +6,8 @@ turns of a multi-turn record are context, not targets. `tokenize` renders each r
 chat template and marks which tokens carry loss: the answer's, except the calculator's outputs
 inside it, which the runner writes at inference time (a model trained on them learns to make up
 tool results). TRL turns the `completion_mask` into labels; its own `assistant_only_loss` would
-need `{% generation %}` markers that SmolLM2's template lacks.
+need `{% generation %}` markers that SmolLM2's template lacks. Text records `{"prompt": str,
+"completion": str}` (the r1_zero math format) are taken as they are, without a chat template.
 """
 
 from __future__ import annotations
@@ -47,8 +48,12 @@ def tokenize(dataset, tokenizer):
 
 
 def tokenize_record(record: dict, tokenizer) -> dict:
-    prompt = tokenizer.apply_chat_template(record["prompt"], add_generation_prompt=True, tokenize=False)
-    text = tokenizer.apply_chat_template(record["prompt"] + record["completion"], tokenize=False)
+    if isinstance(record["prompt"], str):  # raw text (the r1_zero math prompt): no chat template, EOS ends the answer
+        prompt = record["prompt"]
+        text = prompt + record["completion"] + tokenizer.eos_token
+    else:
+        prompt = tokenizer.apply_chat_template(record["prompt"], add_generation_prompt=True, tokenize=False)
+        text = tokenizer.apply_chat_template(record["prompt"] + record["completion"], tokenize=False)
     if not text.startswith(prompt):
         raise EconalignError("the chat template renders the prompt differently once the answer follows it")
     masked = [(0, len(prompt))] + [(len(prompt) + a, len(prompt) + b) for a, b in tool_output_spans(text[len(prompt) :])]
@@ -94,10 +99,14 @@ def to_prompt_completion(row, where: str) -> dict:
     if "messages" in row:
         messages = clean_messages(row["messages"], where)
         prompt, completion = messages[:-1], messages[-1:]
+    elif isinstance(row.get("prompt"), str) and isinstance(row.get("completion"), str):
+        if not row["prompt"] or not row["completion"]:
+            raise EconalignError(f"{where}: empty prompt or completion text")
+        return {"prompt": row["prompt"], "completion": row["completion"]}
     elif "prompt" in row and "completion" in row:
         prompt, completion = clean_messages(row["prompt"], where), clean_messages(row["completion"], where)
     else:
-        raise EconalignError(f"{where}: expected a 'messages' list (or 'prompt' and 'completion' lists)")
+        raise EconalignError(f"{where}: expected a 'messages' list, 'prompt' and 'completion' lists, or texts")
     if [m["role"] for m in completion] != ["assistant"]:
         raise EconalignError(f"{where}: the conversation must end with one assistant message")
     if not prompt or prompt[-1]["role"] == "assistant":
