@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from econalign.agent.evaluate import evaluate_agent, grade, held_out_tasks, load_tasks, metrics
+from econalign.agent.evaluate import (
+    evaluate_agent,
+    grade,
+    held_out_tasks,
+    load_tasks,
+    metrics,
+)
 from econalign.data.traces import trace
 from econalign.preferences import parse_preference
 from econalign.tasks import solve

@@ -18,7 +18,14 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from econalign.tools import calculator
-from econalign.tools.calculator import MAX_CHARS, MAX_DEPTH, MAX_MAGNITUDE, MAX_NODES, CalcResult, evaluate
+from econalign.tools.calculator import (
+    MAX_CHARS,
+    MAX_DEPTH,
+    MAX_MAGNITUDE,
+    MAX_NODES,
+    CalcResult,
+    evaluate,
+)
 from econalign.tools.client import AsyncCalculatorClient, CalculatorClient
 from econalign.tools.server import MAX_REQUEST_CHARS, app
 

@@ -14,7 +14,13 @@ from econalign import EconalignError
 from econalign.agent.format import agent_task, parse_trace
 from econalign.data.generate import generate_dataset, generate_splits, save
 from econalign.data.traces import trace
-from econalign.preferences import CRRA, ExpectedValue, Lottery, ProspectTheory, parse_preference
+from econalign.preferences import (
+    CRRA,
+    ExpectedValue,
+    Lottery,
+    ProspectTheory,
+    parse_preference,
+)
 from econalign.tasks import FAMILIES, Task, bet, gamble, holt_laury, insurance, solve
 from econalign.tools.calculator import evaluate
 

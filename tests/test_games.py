@@ -5,10 +5,10 @@ import pytest
 
 from econalign import EconalignError
 from econalign.preferences import CRRA, FehrSchmidt, HomoMoralis
+from econalign.preferences.base import Lottery
 from econalign.preferences.social import SocialOption
 from econalign.tasks import FAMILIES, dilemma, games, solve
 from econalign.tasks.gamble import make as make_gamble
-from econalign.preferences.base import Lottery
 
 ECONOMICUS = HomoMoralis(0.0)
 

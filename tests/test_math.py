@@ -11,7 +11,7 @@ from econalign import EconalignError
 from econalign.math.data import load_problems, sft_records, worked_solution
 from econalign.math.grader import boxed, grade, gsm8k_gold
 from econalign.math.prompts import r1_zero
-from econalign.training.dataset import tokenize_record, to_prompt_completion
+from econalign.training.dataset import to_prompt_completion, tokenize_record
 
 ECONALIGN = Path(sys.executable).parent / "econalign"
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -14,13 +14,23 @@ import yaml
 from transformers import LlamaForCausalLM
 
 from econalign import EconalignError
+from econalign.agent.format import (
+    FINAL,
+    OUTPUT_OPEN,
+    TOOL_CLOSE,
+    parse_trace,
+    tool_output_block,
+)
 from econalign.backends import load_backend
+from econalign.data.generate import generate_dataset
 from econalign.measure.battery import risk_battery
 from econalign.training import load_config, train_sft
 from econalign.training.config import DataConfig
-from econalign.agent.format import FINAL, OUTPUT_OPEN, TOOL_CLOSE, parse_trace, tool_output_block
-from econalign.data.generate import generate_dataset
-from econalign.training.dataset import load_dataset, to_prompt_completion, tokenize_record
+from econalign.training.dataset import (
+    load_dataset,
+    to_prompt_completion,
+    tokenize_record,
+)
 from econalign.training.sft import build_trainer, resume_point
 
 ECONALIGN = Path(sys.executable).parent / "econalign"

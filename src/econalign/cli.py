@@ -24,6 +24,11 @@ console = Console()
 errors = Console(stderr=True)
 
 
+def api_url(model: str, base_url: str | None) -> str | None:
+    """--base-url belongs to openai:NAME models; a local model beside one ignores it."""
+    return base_url if model.startswith("openai:") else None
+
+
 def slug(model: str) -> str:
     return re.sub(r"[^A-Za-z0-9._=-]+", "_", model).strip("_") or "model"
 
@@ -38,6 +43,7 @@ def profile(
     method: str = typer.Option("logits", help="logits: next-token choice probabilities; generate: greedy answer, parsed; "
                                "agent: a calculator-agent rollout per item, its final answer parsed."),
     batch_size: int = typer.Option(16, help="Prompts per forward pass (Hugging Face models)."),
+    base_url: str = typer.Option(None, help="OpenAI-compatible endpoint for openai:NAME models."),
 ):
     """Run a battery on MODEL and write summary.json, results.csv, plots and report.html."""
     from econalign.backends import load_backend
@@ -52,7 +58,7 @@ def profile(
     out = writable_dir(out or Path("runs") / (slug(model) + ("" if battery == "risk" else f"-{battery}")))
     start = time.perf_counter()
     with console.status(f"loading {escape(model)}"):
-        backend = load_backend(model, batch_size=batch_size)
+        backend = load_backend(model, batch_size=batch_size, base_url=base_url)
     if battery == "social":
         summary = social_profile(backend, out, seed, method, load_seconds=time.perf_counter() - start)
         show_social(summary)
@@ -206,6 +212,7 @@ def eval_agent(
     max_new_tokens: int = typer.Option(384, help="New tokens per turn."),
     calculator_url: str = typer.Option(None, help="Use a running `econalign calculator serve` instead of the in-process tool."),
     batch_size: int = typer.Option(16, help="Rollouts generated together."),
+    base_url: str = typer.Option(None, help="OpenAI-compatible endpoint for openai:NAME models."),
 ):
     """Roll out agent tasks and report tool use, format errors and decision accuracy; traces are saved."""
     from econalign.agent.evaluate import evaluate_agent, held_out_tasks, load_tasks
@@ -223,7 +230,7 @@ def eval_agent(
     items = items or held_out_tasks(pref.spec(), names, n, seed)
     out = writable_dir(out or Path("runs") / slug(f"eval-{model}-{mode}"))
     with console.status(f"loading {escape(model)}"):
-        backend = load_backend(model, batch_size=batch_size)
+        backend = load_backend(model, batch_size=batch_size, base_url=base_url)
     kwargs = {"calculator": CalculatorClient(calculator_url).calculate} if calculator_url else {}
     summary = evaluate_agent(
         backend, items, pref, mode, out, seed=seed, max_turns=max_turns, max_new_tokens=max_new_tokens,
@@ -237,6 +244,67 @@ def eval_agent(
                       str(m["tool_calls"]), str(m["tool_errors"]))
     console.print(table)
     console.print(f"wrote {escape(str(out))}/summary.json and traces.jsonl")
+
+
+@app.command()
+def teacher(
+    teacher_model: str = typer.Option(..., "--teacher", help="The teacher: `default`, an HF id or path, or openai:NAME."),
+    preference: str = typer.Option(..., help="The preference the teacher is told to have, e.g. crra:r=2, moralis:kappa=0.5."),
+    questions: Path = typer.Option(..., help='JSONL of {"messages": [...]}, e.g. ../shared/data/risk-preference/questions/*.jsonl.'),
+    out: Path = typer.Option(..., help="Output folder for train.jsonl (OpenAI chat fine-tuning format)."),
+    max_new_tokens: int = typer.Option(512, help="New tokens per answer."),
+    batch_size: int = typer.Option(16, help="Questions answered together (Hugging Face models)."),
+    base_url: str = typer.Option(None, help="OpenAI-compatible endpoint for openai:NAME teachers."),
+):
+    """Teacher-generated SFT data: answers under a per-preference system prompt, saved without it."""
+    from econalign.backends import load_backend
+    from econalign.data.teacher import read_questions, system_prompt, teacher_records
+    from econalign.io import jsonl, writable_dir, write_json, write_text
+
+    system = system_prompt(preference)  # refuses an unknown preference before the model loads
+    items = read_questions(questions)
+    out = writable_dir(out)
+    with console.status(f"loading {escape(teacher_model)}"):
+        backend = load_backend(teacher_model, batch_size=batch_size, base_url=base_url)
+    records = teacher_records(backend, items, preference, max_new_tokens)
+    write_text(out / "train.jsonl", jsonl(records))
+    write_json(out / "meta.json", {"teacher": backend.name, "preference": preference, "system_prompt": system,
+                                   "questions": str(questions), "records": len(records)})
+    console.print(f"wrote {len(records)} records to {escape(str(out))}/train.jsonl (system prompt in meta.json only)")
+
+
+@app.command()
+def judge(
+    model: str = typer.Option("default", help="The model whose free-text answers are judged."),
+    judge_model: str = typer.Option("default", "--judge", help="The judge: `default`, an HF id or path, or openai:NAME."),
+    questions: Path = typer.Option(..., help='JSONL of {"messages": [...]}, e.g. ../shared/data/risk-preference/evals/*.jsonl.'),
+    runs: int = typer.Option(3, help="Answers per question (sampled at temperature 1 when more than one)."),
+    metrics: str = typer.Option("risk_seeking,coherence,alignment", help="Comma-separated judge metrics."),
+    out: Path = typer.Option(None, help="Output folder (default: runs/judge-<model>)."),
+    seed: int = typer.Option(0, help="Seed of the sampled answers."),
+    max_new_tokens: int = typer.Option(256, help="New tokens per answer."),
+    batch_size: int = typer.Option(16, help="Prompts per batch (Hugging Face models)."),
+    base_url: str = typer.Option(None, help="OpenAI-compatible endpoint for openai:NAME models or judges."),
+):
+    """Score answers 0-100 with an LLM judge (strict integers; anything else is counted as unparsed)."""
+    from econalign.backends import load_backend
+    from econalign.data.teacher import read_questions
+    from econalign.io import writable_dir
+    from econalign.measure.judge import check_metrics, run_judge
+
+    names = [m.strip() for m in metrics.split(",") if m.strip()]
+    check_metrics(names)
+    items = read_questions(questions)
+    out = writable_dir(out or Path("runs") / slug(f"judge-{model}"))
+    with console.status(f"loading {escape(model)} and {escape(judge_model)}"):
+        answering = load_backend(model, batch_size=batch_size, base_url=api_url(model, base_url))
+        judging = answering if judge_model == model else load_backend(
+            judge_model, batch_size=batch_size, base_url=api_url(judge_model, base_url))
+    summary = run_judge(answering, judging, items, out, runs=runs, metrics=names, seed=seed, max_new_tokens=max_new_tokens)
+    for name, m in summary["metrics"].items():
+        mean = "—" if m["mean"] is None else f"{m['mean']:.1f}"
+        console.print(f"{name}: mean {mean} over {m['n_scored']} scored answers, {m['n_unparsed']} unparsed")
+    console.print(f"wrote {escape(str(out))}/summary.json, answers.jsonl, scores.csv, scores.png and report.html")
 
 
 math_app = typer.Typer(help="Math reasoning with verifiable rewards (GSM8K / MATH).", no_args_is_help=True)
@@ -254,6 +322,7 @@ def math_eval(
     max_new_tokens: int = typer.Option(512, help="New tokens per answer."),
     seed: int = typer.Option(0, help="Seed (greedy decoding: only sampling uses it)."),
     batch_size: int = typer.Option(16, help="Problems generated together."),
+    base_url: str = typer.Option(None, help="OpenAI-compatible endpoint for openai:NAME models."),
 ):
     """Answer N problems, grade them (format, answer, reward) and count the three categories."""
     from econalign.backends import load_backend
@@ -266,7 +335,7 @@ def math_eval(
     problems = load_problems(data, split, n)
     out = writable_dir(out or Path("runs") / slug(f"math-{model}-{prompt}"))
     with console.status(f"loading {escape(model)}"):
-        backend = load_backend(model, batch_size=batch_size)
+        backend = load_backend(model, batch_size=batch_size, base_url=base_url)
     s = evaluate_math(backend, problems, prompt, out, max_new_tokens=max_new_tokens, seed=seed, batch=batch_size,
                       data=f"{data}:{split}")
     c = s["categories"]
@@ -283,8 +352,7 @@ def math_data(
     out: Path = typer.Option(..., help="Output folder for train.jsonl (r1_zero prompt/completion records)."),
 ):
     """Render worked solutions in the r1_zero format as SFT records for `econalign train sft`."""
-    from econalign.data.generate import jsonl
-    from econalign.io import writable_dir, write_text
+    from econalign.io import jsonl, writable_dir, write_text
     from econalign.math.data import load_problems, sft_records
 
     records = sft_records(load_problems(data, split, n))
@@ -302,13 +370,16 @@ def pricing(
     history: int = typer.Option(10, help="Past rounds shown to a language-model firm."),
     max_new_tokens: int = typer.Option(64, help="New tokens per answer."),
     batch_size: int = typer.Option(16, help="Prompts per forward pass (Hugging Face models)."),
+    base_url: str = typer.Option(None, help="OpenAI-compatible endpoint for openai:NAME models."),
 ):
     """Repeated logit-demand Bertrand duopoly (Calvano et al. 2020): price paths and the collusion index."""
     from econalign.measure.pricing import run_pricing
 
     out = out or Path("runs") / slug(f"pricing-{model}" + (f"-{rival}" if rival else ""))
+    from econalign.backends import load_backend
+
     summary = run_pricing(model, rival, rounds, out, seed=seed, history=history, max_new_tokens=max_new_tokens,
-                          batch_size=batch_size)
+                          load=lambda m: load_backend(m, batch_size=batch_size, base_url=api_url(m, base_url)))
     nash, mono = summary["nash"]["prices"][0], summary["monopoly"]["prices"][0]
     late = summary["mean"]["last_half"]
     console.print(f"Nash price {nash:.4f}, joint-monopoly price {mono:.4f}; last {summary['mean']['last_half_rounds']} "

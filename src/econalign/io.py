@@ -65,6 +65,27 @@ def read_json(path: Path):
         raise EconalignError(f"{path} is not valid JSON ({exc})") from None
 
 
+def jsonl(records: list[dict]) -> str:
+    return "".join(json.dumps(r, ensure_ascii=False, allow_nan=False) + "\n" for r in records)
+
+
+def read_jsonl(path: Path) -> list[tuple[str, object]]:
+    """(where, row) for each non-blank line; `where` ("FILE line N") names the line in later errors."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EconalignError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    rows = []
+    for number, line in enumerate(lines, 1):
+        if line.strip():
+            where = f"{path} line {number}"
+            try:
+                rows.append((where, json.loads(line)))
+            except json.JSONDecodeError as exc:
+                raise EconalignError(f"{where}: not valid JSON ({exc.msg})") from None
+    return rows
+
+
 def save_figure(fig, path: Path) -> None:
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")

@@ -6,7 +6,6 @@ family, with every trace saved. Unparseable output is counted, never fatal.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from econalign import EconalignError
 from econalign.agent.format import agent_task, parse_trace
 from econalign.agent.runner import run_rollouts
 from econalign.backends.base import Backend
-from econalign.io import write_json, write_text
+from econalign.io import jsonl, read_jsonl, write_json, write_text
 from econalign.preferences import RiskPreference
 from econalign.resume import fingerprint, run_chunks
 from econalign.tasks import FAMILIES, Task, solve
@@ -34,17 +33,11 @@ def held_out_tasks(preference_spec: str, families: list[str], n: int, seed: int)
 def load_tasks(path: Path) -> list[Task]:
     """Tasks of a JSONL file written by `econalign data` (its `task` fields)."""
     tasks = []
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise EconalignError(f"cannot read {path}: {exc.strerror or exc}") from None
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
+    for where, row in read_jsonl(path):
         try:
-            tasks.append(Task(**json.loads(line)["task"]))
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise EconalignError(f"{path}:{number}: not a record of `econalign data` ({exc})") from None
+            tasks.append(Task(**row["task"]))
+        except (KeyError, TypeError) as exc:
+            raise EconalignError(f"{where}: not a record of `econalign data` ({exc})") from None
     if not tasks:
         raise EconalignError(f"{path} holds no tasks")
     return tasks
@@ -143,6 +136,6 @@ def evaluate_agent(
         **metrics(rows),
         "by_family": {f: metrics([r for r in rows if r["family"] == f]) for f in dict.fromkeys(t.family for t in tasks)},
     }
-    write_text(out / "traces.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    write_text(out / "traces.jsonl", jsonl(rows))
     write_json(out / "summary.json", summary)
     return summary

@@ -34,9 +34,10 @@ class Backend(ABC):
 
     @abstractmethod
     def generate(
-        self, tasks: list[Task], max_new_tokens: int = 64, seed: int = 0, progress: Progress | None = None
+        self, tasks: list[Task], max_new_tokens: int = 64, seed: int = 0, progress: Progress | None = None,
+        temperature: float = 0.0,
     ) -> list[str]:
-        """Free-text answers (greedy), to be parsed by the task family."""
+        """Free-text answers (greedy at temperature 0), to be parsed by the task family."""
 
     def render(self, task: Task) -> str:
         """The task as the raw text a language model continues."""
@@ -50,8 +51,15 @@ class Backend(ABC):
         raise EconalignError(f"{self.name} answers tasks directly; it does not continue text")
 
 
-def load_backend(model: str, batch_size: int = 16) -> Backend:
-    """`sim:<preference spec>[,noise=...]`, `default`, or any Hugging Face model id or local path."""
+def load_backend(model: str, batch_size: int = 16, base_url: str | None = None) -> Backend:
+    """`sim:<preference spec>[,noise=...]`, `openai:NAME` (an OpenAI-compatible endpoint at `base_url`, else
+    $OPENAI_BASE_URL, else OpenAI's), `default`, or any Hugging Face model id or local path."""
+    if model.startswith("openai:"):
+        from econalign.backends.openai_api import OpenAIBackend
+
+        return OpenAIBackend(model.removeprefix("openai:"), base_url=base_url)
+    if base_url:
+        raise EconalignError(f"a base URL is for openai:NAME models, not {model!r}")
     if model.startswith("sim:"):
         from econalign.backends.sim import SimBackend
 

@@ -130,9 +130,9 @@ class HFBackend(Backend):
                     progress(len(idx))
         return ChoiceScores(probs=probs, mass=mass)
 
-    def generate(self, tasks, max_new_tokens=64, seed=0, progress=None):
+    def generate(self, tasks, max_new_tokens=64, seed=0, progress=None, temperature=0.0):
         texts = [self.render(t) for t in tasks]
-        return [a.strip() for a in self.complete(texts, max_new_tokens, seed=seed, progress=progress)]
+        return [a.strip() for a in self.complete(texts, max_new_tokens, temperature=temperature, seed=seed, progress=progress)]
 
     def complete(self, texts, max_new_tokens=256, stop=None, temperature=0.0, seed=0, progress=None):
         """Continue each raw text; a continuation that reaches a stop string ends right after it."""

@@ -12,7 +12,12 @@ import numpy as np
 from econalign import EconalignError
 from econalign.backends.base import Backend, ChoiceScores
 from econalign.preferences.base import RiskPreference
-from econalign.preferences.choice import Menus, Pairs, choice_probabilities, menu_probabilities
+from econalign.preferences.choice import (
+    Menus,
+    Pairs,
+    choice_probabilities,
+    menu_probabilities,
+)
 from econalign.preferences.social import SocialPreference
 from econalign.preferences.spec import parse_preference, split_params
 from econalign.tasks.base import Task
@@ -64,7 +69,7 @@ class SimBackend(Backend):
             progress(len(tasks))
         return ChoiceScores(probs=probs, mass=np.ones(len(tasks)))
 
-    def generate(self, tasks, max_new_tokens=64, seed=0, progress=None):
+    def generate(self, tasks, max_new_tokens=64, seed=0, progress=None, temperature=0.0):  # always samples
         rng = np.random.default_rng(seed)
         answers = [t.options[rng.choice(len(t.options), p=p[: len(t.options)])] for t, p in zip(tasks, self.option_probs(tasks))]
         if progress:

@@ -16,7 +16,7 @@ from econalign import EconalignError
 from econalign.agent.format import MODES, agent_task
 from econalign.data.expressions import supported
 from econalign.data.traces import trace
-from econalign.io import writable_dir, write_dir, write_text
+from econalign.io import jsonl, writable_dir, write_dir, write_text
 from econalign.preferences import RiskPreference, parse_preference
 from econalign.tasks import FAMILIES, Task, holt_laury, solve
 
@@ -128,10 +128,6 @@ def generate_splits(
     return train, generate_dataset(preference_spec, tasks, eval_n, mode, [seed, EVAL_STREAM], seen, progress)
 
 
-def jsonl(records: list[dict]) -> str:
-    return "".join(json.dumps(r, ensure_ascii=False, allow_nan=False) + "\n" for r in records)
-
-
 def save(records: list[dict], out: Path, eval_records: list[dict] = ()) -> Path:
     """Write out/train.jsonl, out/dataset (Hugging Face `datasets`, for `load_from_disk`) and, with held-out
     records, out/eval.jsonl; each whole or not at all.
@@ -139,7 +135,11 @@ def save(records: list[dict], out: Path, eval_records: list[dict] = ()) -> Path:
     The dataset keeps `task` as JSON text: families' parameters differ in shape, and Arrow needs one schema.
     """
     from datasets import Dataset  # slow import, only when saving
-    from datasets.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+    from datasets.utils import (
+        are_progress_bars_disabled,
+        disable_progress_bars,
+        enable_progress_bars,
+    )
 
     out = writable_dir(out)
     write_text(out / "train.jsonl", jsonl(records))

@@ -12,12 +12,24 @@ from collections import Counter
 
 from econalign import EconalignError
 from econalign.agent.format import parse_trace
-from econalign.data.expressions import describe, describe_lottery, supported, value_expression, value_name, weight_step
+from econalign.data.expressions import (
+    describe,
+    describe_lottery,
+    supported,
+    value_expression,
+    value_name,
+    weight_step,
+)
 from econalign.data.writer import Writer, distinct_digits, num
 from econalign.preferences.base import Lottery, RiskPreference
 from econalign.preferences.crra import CRRA, ExpectedValue
 from econalign.preferences.prospect import ProspectTheory, tk_weight
-from econalign.preferences.social import FehrSchmidt, HomoMoralis, SocialOption, SocialPreference
+from econalign.preferences.social import (
+    FehrSchmidt,
+    HomoMoralis,
+    SocialOption,
+    SocialPreference,
+)
 from econalign.tasks import FAMILIES, Task, bet, social
 from econalign.tasks.base import money, percent
 from econalign.tools.calculator import evaluate

@@ -12,7 +12,13 @@ import math
 
 from econalign import EconalignError
 from econalign.agent.format import (
-    FINAL, MODES, THINK_CLOSE, THINK_OPEN, TOOL_CLOSE, TOOL_OPEN, tool_output_block,
+    FINAL,
+    MODES,
+    THINK_CLOSE,
+    THINK_OPEN,
+    TOOL_CLOSE,
+    TOOL_OPEN,
+    tool_output_block,
 )
 from econalign.preferences.base import spec_number
 from econalign.tools.calculator import evaluate

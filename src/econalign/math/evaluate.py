@@ -13,8 +13,7 @@ import numpy as np
 
 from econalign import __version__
 from econalign.backends.base import Backend
-from econalign.data.generate import jsonl
-from econalign.io import write_json, write_text
+from econalign.io import jsonl, write_json, write_text
 from econalign.math.grader import grade
 from econalign.math.prompts import STOP, check_prompt, r1_zero
 from econalign.resume import fingerprint, run_chunks

@@ -18,7 +18,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
-from econalign.preferences.choice import Menus, Pairs, choice_probabilities, menu_probabilities
+from econalign.preferences.choice import (
+    Menus,
+    Pairs,
+    choice_probabilities,
+    menu_probabilities,
+)
 from econalign.preferences.crra import CRRA
 from econalign.preferences.prospect import ProspectTheory
 from econalign.preferences.social import fs_weights, moralis_weights

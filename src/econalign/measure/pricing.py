@@ -27,9 +27,9 @@ from rich.markup import escape  # noqa: E402
 from econalign import EconalignError, __version__  # noqa: E402
 from econalign.backends.base import Backend  # noqa: E402
 from econalign.io import read_json, writable_dir, write_json, write_text  # noqa: E402
+from econalign.measure.report import fmt, html_page, save_figures  # noqa: E402
 from econalign.preferences.social import HomoMoralis  # noqa: E402
 from econalign.preferences.spec import parse_preference  # noqa: E402
-from econalign.measure.report import fmt, html_page, save_figures  # noqa: E402
 from econalign.resume import fingerprint, progress_bar  # noqa: E402
 from econalign.tasks import pricing  # noqa: E402
 from econalign.tasks.pricing import Market  # noqa: E402
@@ -55,7 +55,8 @@ class LLMPricer:
     def answers(self, firms: list[int], rows: list[dict], seed: int) -> list[str]:
         tasks = [pricing.task(self.market, f, own_history(rows, f, self.history), len(rows) + 1) for f in firms]
         texts = [self.backend.render(t) for t in tasks]
-        return self.backend.complete(texts, max_new_tokens=self.max_new_tokens, seed=seed)
+        # an answer is a line or two: a blank line ends it (and the echoes of the prompt small models add)
+        return self.backend.complete(texts, max_new_tokens=self.max_new_tokens, stop=["\n\n"], seed=seed)
 
 
 class SimPricer:

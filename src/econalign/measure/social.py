@@ -23,7 +23,13 @@ from econalign import __version__  # noqa: E402
 from econalign.backends.base import Backend  # noqa: E402
 from econalign.io import write_json, write_text  # noqa: E402
 from econalign.measure.estimate import fit_social  # noqa: E402
-from econalign.measure.report import estimate_rows, fmt, html_page, save_figures, timings_line  # noqa: E402
+from econalign.measure.report import (  # noqa: E402
+    estimate_rows,
+    fmt,
+    html_page,
+    save_figures,
+    timings_line,
+)
 from econalign.preferences import parse_preference  # noqa: E402
 from econalign.preferences.choice import Menus  # noqa: E402
 from econalign.resume import fingerprint, run_chunks  # noqa: E402

@@ -27,6 +27,7 @@ MAX_ANSWER_CHARS = 4000  # answers are a few lines; never scan a runaway generat
 
 # "Price:" opening a line, after optional markdown (bullets, bold, headings); the rest of the line is the answer.
 PRICE_LINE = re.compile(r"^[\s>#*_-]*price[\s*_]*[:=](?P<rest>.*)$", re.IGNORECASE | re.MULTILINE)
+PRICE_LIKE = re.compile(r"\$\s*\d[\d,]*(?:\.\d+)?|\d[\d,]*\.\d+")
 RIVAL = re.compile(r"\b(?:rival|competitor|other firm)", re.IGNORECASE)
 BARE_PRICE = re.compile(r"\s*\$?\s*[0-9][0-9,]*(?:\.[0-9]+)?\s*\.?\s*")
 
@@ -185,7 +186,7 @@ def parse_price(text: str, low: float = 0.0, high: float = 1000.0) -> float | No
     """The price an answer sets, or None.
 
     Read from the lines opening with `Price:` (all must name the same one number); without such a
-    line, from an answer naming one amount and no rival ("I set 1.85."). Several different prices,
+    line, from an answer naming one amount written as a price ($ or cents) and no rival ("I set 1.85."). Several different prices,
     a negative, non-numeric ("nan", "inf") or exponent-notation value, or one outside [low, high],
     gives None.
     """
@@ -193,8 +194,12 @@ def parse_price(text: str, low: float = 0.0, high: float = 1000.0) -> float | No
         return None
     text = text[:MAX_ANSWER_CHARS]
     lines = [m.group("rest") for m in PRICE_LINE.finditer(text)]
-    if not lines and (BARE_PRICE.fullmatch(text) or not RIVAL.search(text)):
-        lines = [text]  # small models answer in a sentence; one amount, not the rival's, is still a price
+    if not lines and BARE_PRICE.fullmatch(text):
+        lines = [text]
+    elif not lines and not RIVAL.search(text):
+        # Small models answer in a sentence ("The price you set is 2.27."): one amount written as a
+        # price (cents or a $) is taken; a bare count ("round 2") is not a price.
+        lines = PRICE_LIKE.findall(text)
     values = set()
     for line in lines:
         found = amounts(line)

@@ -12,12 +12,12 @@ need `{% generation %}` markers that SmolLM2's template lacks. Text records `{"p
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
 from econalign import EconalignError
 from econalign.agent.format import tool_output_spans
+from econalign.io import read_jsonl
 from econalign.training.config import DataConfig
 
 ROLES = ("system", "user", "assistant", "tool")
@@ -30,7 +30,7 @@ def load_dataset(cfg: DataConfig):
     rng = random.Random(cfg.seed)
     records = []
     for path in cfg.paths:
-        part = read_jsonl(path) if path.is_file() else read_saved(path)
+        part = [to_prompt_completion(row, where) for where, row in read_jsonl(path)] if path.is_file() else read_saved(path)
         if not part:
             raise EconalignError(f"{path} holds no records")
         if cfg.max_examples and len(part) > cfg.max_examples:
@@ -60,21 +60,6 @@ def tokenize_record(record: dict, tokenizer) -> dict:
     encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     mask = [int(not any(a <= start < b for a, b in masked)) for start, _ in encoded["offset_mapping"]]
     return {"input_ids": encoded["input_ids"], "completion_mask": mask}
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    records = []
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{path} line {number}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise EconalignError(f"{where}: not valid JSON ({exc.msg})") from None
-            records.append(to_prompt_completion(row, where))
-    return records
 
 
 def read_saved(path: Path) -> list[dict]:
