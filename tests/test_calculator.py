@@ -7,13 +7,11 @@ import socket
 import string
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -28,6 +26,7 @@ from econalign.tools.calculator import (
 )
 from econalign.tools.client import AsyncCalculatorClient, CalculatorClient
 from econalign.tools.server import MAX_REQUEST_CHARS, app
+from servers import running
 
 FAST_S = 0.25  # every refusal measured here takes well under a millisecond; this only catches hangs
 
@@ -316,20 +315,8 @@ def test_generated_trees_agree_with_a_reference_walk(tree):
 
 @pytest.fixture(scope="module")
 def service():
-    """A real uvicorn server on a free port, in a background thread, stopped at teardown."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))  # bound here, so no other process can take the port first
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the calculator service did not start"
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
+    with running(app) as url:
+        yield url
 
 
 def test_service_health_and_calculate(service):

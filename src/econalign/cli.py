@@ -307,6 +307,20 @@ def judge(
     console.print(f"wrote {escape(str(out))}/summary.json, answers.jsonl, scores.csv, scores.png and report.html")
 
 
+@app.command("serve")
+def serve_command(
+    model: str = typer.Option("default", help="`default`, a Hugging Face id or local path (e.g. a trained OUT/model)."),
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8001, help="Port to listen on."),
+):
+    """Serve MODEL as an OpenAI-compatible API (/v1/models, /v1/chat/completions with log-probabilities,
+    /v1/completions) until interrupted; use it elsewhere as --model openai:MODEL --base-url http://HOST:PORT/v1."""
+    from econalign.serve import serve
+
+    console.print(f"serving {escape(model)} on http://{host}:{port}/v1 (model name: {escape(model)})")
+    serve(model, host, port)
+
+
 math_app = typer.Typer(help="Math reasoning with verifiable rewards (GSM8K / MATH).", no_args_is_help=True)
 app.add_typer(math_app, name="math")
 

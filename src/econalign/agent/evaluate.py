@@ -43,6 +43,16 @@ def load_tasks(path: Path) -> list[Task]:
     return tasks
 
 
+def utility_share(task: Task, choice: str | None) -> float:
+    """Where the choice's utility lies between the worst option's (0) and the best's (1): one minus the
+    scaled utility regret; 0 for no choice."""
+    u = task.utilities
+    if choice not in u:
+        return 0.0
+    span = max(u.values()) - min(u.values())
+    return 1.0 if span <= 0 else (u[choice] - min(u.values())) / span
+
+
 def grade(task: Task, pref: RiskPreference, completion: str) -> dict:
     """Format, parsed decision and its correctness under `pref` (score: graded, 1 = optimal)."""
     trace = parse_trace(completion)
@@ -51,8 +61,7 @@ def grade(task: Task, pref: RiskPreference, completion: str) -> dict:
     if hasattr(family, "score"):
         verdict = family.score(task, pref, choice)
     else:
-        correct = choice is not None and choice == task.optimal
-        verdict = {"correct": correct, "score": float(correct)}
+        verdict = {"correct": choice is not None and choice == task.optimal, "score": utility_share(task, choice)}
     return {
         "well_formed": trace.well_formed,
         "format_errors": trace.errors,

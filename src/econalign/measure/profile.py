@@ -90,6 +90,17 @@ def results_table(tasks: list[Task], records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows).astype({"y": float, "mass": float})
 
 
+def timings(load_seconds: float, score_seconds: float, scored: int, reused: int, start: float) -> dict:
+    return {
+        "load_s": load_seconds,
+        "score_s": score_seconds,
+        "items_scored": scored,
+        "items_resumed": reused,
+        "items_per_s": scored / score_seconds if scored else None,
+        "total_s": load_seconds + time.perf_counter() - start,
+    }
+
+
 def profile(backend: Backend, out: Path, quick: bool, seed: int, method: str, load_seconds: float = 0.0) -> dict:
     from econalign.measure.report import write_report
     from econalign.preferences import ExpectedValue
@@ -119,15 +130,8 @@ def profile(backend: Backend, out: Path, quick: bool, seed: int, method: str, lo
         "quick": quick,
         "seed": seed,
         **summarize(table),
-        "timings": {
-            "load_s": load_seconds,
-            "score_s": score_seconds,
-            "items_scored": scored,
-            "items_resumed": reused,
-            "items_per_s": scored / score_seconds if scored else None,
-        },
+        "timings": timings(load_seconds, score_seconds, scored, reused, start),
     }
-    summary["timings"]["total_s"] = load_seconds + time.perf_counter() - start
     write_text(out / "results.csv", table.to_csv(index=False))
     write_report(summary, table, out)
     write_json(out / "summary.json", summary)

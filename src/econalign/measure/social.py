@@ -127,7 +127,7 @@ def finite(x):
 
 
 def social_profile(backend: Backend, out: Path, seed: int, method: str, load_seconds: float = 0.0) -> dict:
-    from econalign.measure.profile import score_chunk
+    from econalign.measure.profile import score_chunk, timings
 
     tasks = social_battery()
     start = time.perf_counter()
@@ -154,15 +154,8 @@ def social_profile(backend: Backend, out: Path, seed: int, method: str, load_sec
         "estimates": estimates(tasks, table),
         "behaviour": behaviour(table),
         "ultimatum_acceptance": acceptance(tasks, table),
-        "timings": {
-            "load_s": load_seconds,
-            "score_s": score_seconds,
-            "items_scored": scored,
-            "items_resumed": reused,
-            "items_per_s": scored / score_seconds if scored else None,
-        },
+        "timings": timings(load_seconds, score_seconds, scored, reused, start),
     }
-    summary["timings"]["total_s"] = load_seconds + time.perf_counter() - start
     write_text(out / "results.csv", table.to_csv(index=False))
     write_social_report(summary, out)
     write_json(out / "summary.json", summary)
