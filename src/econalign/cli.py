@@ -194,6 +194,39 @@ def train_sft_command(
                    f"curve in {result.output_dir}/loss.png")
 
 
+@train.command("grpo")
+def train_grpo_command(
+    config: Path = typer.Option(..., "--config", help="Run config (YAML); see recipes/grpo_*.yaml."),
+    resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue from the last checkpoint in output_dir."),
+):
+    """GRPO (TRL) with the format, outcome and utility-regret rewards of the records' target preference."""
+    from econalign.training import GRPORunConfig, load_config
+    from econalign.training.grpo import train_grpo
+
+    result = train_grpo(load_config(config, GRPORunConfig), resume=resume)
+    if result.resumed_from is not None:
+        typer.echo(f"resumed from the checkpoint at step {result.resumed_from}")
+    typer.echo(f"model saved to {result.model_dir}; curves in {result.output_dir}/curves.csv, curves.png, report.html")
+    if result.curves:
+        first, last = result.curves[0], result.curves[-1]
+        typer.echo(f"reward {first['reward']:.3f} (step {first['step']}) → {last['reward']:.3f} (step {last['step']}); "
+                   f"accuracy {first['accuracy']:.3f} → {last['accuracy']:.3f}")
+
+
+@train.command("ei")
+def train_ei_command(config: Path = typer.Option(..., "--config", help="Run config (YAML); see recipes/ei_*.yaml.")):
+    """Expert iteration: sample K completions per prompt, keep the verified-correct ones, SFT, repeat."""
+    from econalign.training import EIRunConfig, load_config
+    from econalign.training.ei import train_ei
+
+    summary = train_ei(load_config(config, EIRunConfig))
+    for r in summary["rounds"]:
+        acc = "—" if r.get("eval_accuracy") is None else f"{r['eval_accuracy']:.3f}"
+        kept = f", kept {r['kept']} of {r['samples']} samples (accuracy {r['sample_accuracy']:.3f})" if "kept" in r else ""
+        typer.echo(f"round {r['round']}: held-out accuracy {acc}{kept}" + (f"; {r['stopped']}" if "stopped" in r else ""))
+    typer.echo(f"final model: {summary['final_model']}")
+
+
 evaluation = typer.Typer(help="Evaluate a model on agent tasks.", no_args_is_help=True)
 app.add_typer(evaluation, name="eval")
 
@@ -412,3 +445,7 @@ def main() -> None:
     except KeyboardInterrupt:
         errors.print("interrupted; run the same command again to resume")
         sys.exit(130)
+
+
+if __name__ == "__main__":  # `python -m econalign.cli`, as `accelerate launch -m` runs it
+    main()

@@ -1,6 +1,6 @@
-"""Training a model towards a preference: supervised fine-tuning on chat records (via TRL)."""
+"""Training a model towards a preference: SFT, GRPO and expert iteration (via TRL)."""
 
-from econalign.training.config import SFTRunConfig, load_config
+from econalign.training.config import EIRunConfig, GRPORunConfig, SFTRunConfig, load_config
 from econalign.training.sft import SFTResult, train_sft
 
-__all__ = ["SFTResult", "SFTRunConfig", "load_config", "train_sft"]
+__all__ = ["EIRunConfig", "GRPORunConfig", "SFTResult", "SFTRunConfig", "load_config", "train_sft"]

@@ -1,4 +1,4 @@
-"""The YAML run config of a supervised fine-tuning run: model, data, output, hyper-parameters, LoRA.
+"""The YAML run configs of SFT, GRPO and expert-iteration runs: model, data, output, hyper-parameters, LoRA.
 
 Relative paths are read from the current directory; the recipes in `recipes/` are written to be
 run from the repository root.
@@ -87,7 +87,62 @@ class SFTRunConfig(Strict):
         return self
 
 
-def load_config(path: Path) -> SFTRunConfig:
+class GRPOSettings(Strict):
+    max_steps: int = Field(50, gt=0, description="Optimizer steps.")
+    learning_rate: float = Field(1e-5, gt=0)
+    batch_size: int = Field(8, gt=0, description="Completions per device per step: a multiple of num_generations.")
+    num_generations: int = Field(4, gt=1, description="Completions per prompt (the group of GRPO's advantages).")
+    max_completion_length: int = Field(256, gt=0)
+    temperature: float = Field(1.0, gt=0)
+    beta: float = Field(0.0, ge=0, description="KL weight against the reference model (0: none, no reference copy).")
+    rewards: dict[Literal["format", "outcome", "regret"], float] = Field(
+        default_factory=lambda: {"format": 0.2, "outcome": 1.0, "regret": 0.5}, min_length=1)
+    logging_steps: int = Field(1, gt=0)
+    save_steps: int = Field(25, gt=0)
+    save_total_limit: int | None = Field(2, gt=0)
+    vllm: Literal["off", "colocate", "server"] = Field("off", description="Generation with vLLM (GPU only).")
+
+    @model_validator(mode="after")
+    def whole_groups(self) -> GRPOSettings:
+        if self.batch_size % self.num_generations:
+            raise ValueError(f"batch_size {self.batch_size} is not a multiple of num_generations {self.num_generations}")
+        return self
+
+
+class GRPORunConfig(Strict):
+    """GRPO on records of `econalign data` (their `task` and `preference` fields define the rewards)."""
+
+    model: str = "default"
+    data: DataConfig
+    output_dir: Path
+    seed: int = 0
+    grpo: GRPOSettings = Field(default_factory=GRPOSettings)
+    lora: LoraSettings | None = None
+
+
+class EISettings(Strict):
+    rounds: int = Field(2, gt=0)
+    samples: int = Field(4, gt=0, description="Completions sampled per prompt and round (K).")
+    temperature: float = Field(1.0, gt=0)
+    mode: Literal["agentic", "blind"] = Field("agentic", description="agentic: multi-turn rollouts with the calculator.")
+    max_turns: int = Field(6, gt=0)
+    max_new_tokens: int = Field(384, gt=0, description="New tokens per turn.")
+    sft: TrainingConfig = Field(default_factory=TrainingConfig, description="The SFT of each round.")
+
+
+class EIRunConfig(Strict):
+    """Expert iteration: sample, keep the verified-correct completions, SFT on them, repeat."""
+
+    model: str = "default"
+    data: DataConfig
+    eval: Path | None = Field(None, description="Held-out eval.jsonl of `econalign data`: accuracy after each round.")
+    output_dir: Path
+    seed: int = 0
+    ei: EISettings = Field(default_factory=EISettings)
+    lora: LoraSettings | None = None
+
+
+def load_config(path: Path, kind: type[Strict] = SFTRunConfig):
     """The run config in YAML file `path`; any problem is one EconalignError line naming the file."""
     path = Path(path)
     try:
@@ -103,7 +158,7 @@ def load_config(path: Path) -> SFTRunConfig:
     if not isinstance(raw, dict):
         raise EconalignError(f"config {path} must be a YAML mapping of keys to values")
     try:
-        return SFTRunConfig.model_validate(raw)
+        return kind.model_validate(raw)
     except ValidationError as exc:
         raise EconalignError(f"config {path}: {summarise(exc)}") from None
 

@@ -162,7 +162,7 @@ def resume_point(out: Path, resume: bool) -> Path | None:
     return complete[-1] if complete else None
 
 
-def check_same_run(saved: Path, config: SFTRunConfig) -> None:
+def check_same_run(saved: Path, config) -> None:
     """A checkpoint fits only the run that wrote it: another model, LoRA or data would fail deep in
     torch or train on the wrong batches."""
     if not saved.exists():
@@ -170,7 +170,8 @@ def check_same_run(saved: Path, config: SFTRunConfig) -> None:
     old, new = yaml.safe_load(saved.read_text(encoding="utf-8")), config.model_dump(mode="json")
     for cfg in (old, new):
         for key in RESUMABLE_CHANGES:
-            cfg.get("training", {}).pop(key, None)
+            for section in ("training", "grpo"):
+                cfg.get(section, {}).pop(key, None)
     changed = sorted(key for key in old.keys() | new.keys() if old.get(key) != new.get(key))
     if changed:
         raise EconalignError(

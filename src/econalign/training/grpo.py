@@ -1,0 +1,173 @@
+"""GRPO with verifiable preference rewards, on TRL's GRPOTrainer.
+
+The prompts are the user turns of `econalign data` records; each record's solved `task` and its
+`preference` go to the reward functions (training/rewards.py), weighted as the config says. The
+completion is one assistant turn: the blind trace format (reasoning in <think>, one final line).
+Generation runs in transformers on a CPU, in vLLM on GPUs (`grpo.vllm: colocate` or `server`).
+
+output_dir receives checkpoint-N/, config.yaml, the training curves (curves.csv, curves.json,
+curves.png: reward, accuracy, format rate, completion length per step), report.html,
+summary.json, model/ (merged) and adapter/ for LoRA runs.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from dataclasses import asdict, dataclass
+
+import pandas as pd
+import yaml
+
+from econalign import EconalignError
+from econalign.io import read_jsonl, writable_dir, write_json, write_text
+from econalign.training.config import DataConfig, GRPORunConfig
+from econalign.training.rewards import REWARDS
+from econalign.training.sft import (
+    check_same_run,
+    checkpoint_step,
+    load_model,
+    resume_point,
+    save_adapter,
+    save_model,
+)
+
+# TRL's log keys -> the curve names of the report
+CURVES = {
+    "reward": "reward",
+    "rewards/outcome_reward/mean": "accuracy",
+    "rewards/format_reward/mean": "format_rate",
+    "rewards/regret_reward/mean": "regret_reward",
+    "completions/mean_length": "completion_length",
+    "kl": "kl",
+}
+
+
+@dataclass
+class GRPOResult:
+    output_dir: str
+    model_dir: str
+    global_step: int
+    resumed_from: int | None
+    curves: list[dict]
+    train_seconds: float
+
+
+def grpo_records(cfg: DataConfig) -> list[dict]:
+    """prompt (the user turns), task (JSON) and preference of every record of the JSONL paths."""
+    records = []
+    for path in cfg.paths:
+        if not path.is_file():
+            raise EconalignError(f"GRPO reads JSONL files of `econalign data`; {path} is a folder")
+        for where, row in read_jsonl(path):
+            try:
+                prompt = [m for m in row["messages"] if m["role"] != "assistant"]
+                records.append({"prompt": prompt, "task": json.dumps(row["task"]), "preference": row["preference"]})
+            except (KeyError, TypeError):
+                raise EconalignError(f"{where}: expected a record of `econalign data` (messages, task, preference)") from None
+    if cfg.max_examples:
+        records = records[: cfg.max_examples]
+    if not records:
+        raise EconalignError("the GRPO data holds no records")
+    return records
+
+
+def build_trainer(config: GRPORunConfig):
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig
+    from trl import GRPOConfig, GRPOTrainer
+
+    g = config.grpo
+    dataset = Dataset.from_list(grpo_records(config.data))
+    model, tokenizer = load_model(config.model)
+    on_gpu = torch.cuda.is_available()
+    if g.vllm != "off" and not on_gpu:
+        raise EconalignError(f"grpo.vllm: {g.vllm} needs a GPU; use vllm: off on a CPU")
+    names = list(g.rewards)
+    args = GRPOConfig(
+        output_dir=str(config.output_dir),
+        seed=config.seed,
+        max_steps=g.max_steps,
+        learning_rate=g.learning_rate,
+        per_device_train_batch_size=g.batch_size,
+        num_generations=g.num_generations,
+        max_completion_length=g.max_completion_length,
+        temperature=g.temperature,
+        beta=g.beta,
+        reward_weights=[g.rewards[n] for n in names],
+        logging_steps=g.logging_steps,
+        save_strategy="steps",
+        save_steps=g.save_steps,
+        save_total_limit=g.save_total_limit,
+        bf16=on_gpu and torch.cuda.is_bf16_supported(),
+        use_vllm=g.vllm != "off",
+        vllm_mode="colocate" if g.vllm == "off" else g.vllm,
+        dataloader_pin_memory=on_gpu,
+        report_to="none",
+    )
+    peft_config = None
+    if config.lora:
+        peft_config = LoraConfig(r=config.lora.r, lora_alpha=config.lora.alpha, lora_dropout=config.lora.dropout,
+                                 target_modules=config.lora.target_modules, task_type="CAUSAL_LM")
+    return GRPOTrainer(model=model, reward_funcs=[REWARDS[n] for n in names], args=args, train_dataset=dataset,
+                       processing_class=tokenizer, peft_config=peft_config)
+
+
+def train_grpo(config: GRPORunConfig, resume: bool = True) -> GRPOResult:
+    out = writable_dir(config.output_dir)
+    checkpoint = resume_point(out, resume)
+    if checkpoint:
+        check_same_run(out / "config.yaml", config)
+    write_text(out / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+    trainer = build_trainer(config)
+    start = time.perf_counter()
+    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    seconds = time.perf_counter() - start
+    if config.lora:
+        save_adapter(trainer, out / "adapter")
+    result = GRPOResult(str(out), str(save_model(trainer, out / "model")), trainer.state.global_step,
+                        checkpoint_step(checkpoint) if checkpoint else None, curves(trainer.state.log_history), seconds)
+    save_curves(result, out)
+    write_json(out / "summary.json", asdict(result))
+    return result
+
+
+def curves(log_history: list[dict]) -> list[dict]:
+    return [{"step": e["step"], **{name: e.get(key) for key, name in CURVES.items()}}
+            for e in log_history if "reward" in e]
+
+
+def save_curves(result: GRPOResult, out) -> None:
+    from econalign.measure.report import html_page, save_figures
+
+    frame = pd.DataFrame(result.curves, columns=["step", *CURVES.values()])
+    write_json(out / "curves.json", result.curves)
+    buf = io.StringIO()
+    frame.to_csv(buf, index=False)
+    write_text(out / "curves.csv", buf.getvalue())
+    images = save_figures({"curves.png": curves_figure(frame)}, out)
+    last = frame.iloc[-1] if len(frame) else {}
+    facts = [("steps", result.global_step), ("resumed from", result.resumed_from or "—"),
+             ("train time", f"{result.train_seconds:.0f} s"),
+             ("last step", ", ".join(f"{k} {last[k]:.3f}" for k in ("reward", "accuracy", "format_rate")
+                                     if len(frame) and pd.notna(last[k])))]
+    write_text(out / "report.html", html_page("GRPO training curves", facts, {}, {"Curves": images["curves.png"]},
+                                              footer="Per-step values: curves.csv."))
+
+
+def curves_figure(frame: pd.DataFrame):
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.5))
+    for name in ("reward", "accuracy", "format_rate"):
+        axes[0].plot(frame["step"], frame[name], marker="o", ms=3, label=name)
+    axes[0].set(xlabel="step", title="rewards (group means)")
+    axes[0].legend(fontsize=8)
+    axes[1].plot(frame["step"], frame["completion_length"], marker="o", ms=3)
+    axes[1].set(xlabel="step", title="completion length (tokens)")
+    axes[2].plot(frame["step"], frame["kl"], marker="o", ms=3)
+    axes[2].set(xlabel="step", title="KL to the reference")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,96 @@
+"""GRPO and expert iteration on a tiny model, end to end on CPU; EI's selection on real traces."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from econalign import EconalignError
+from econalign.agent.format import agent_task
+from econalign.data.generate import generate_dataset
+from econalign.data.traces import trace
+from econalign.preferences import parse_preference
+from econalign.tasks import Task
+from econalign.training import EIRunConfig, GRPORunConfig, load_config
+from econalign.training.ei import select_correct, train_ei
+from econalign.training.grpo import train_grpo
+
+ECONALIGN = Path(sys.executable).parent / "econalign"
+SPEC = "crra:r=1"
+
+
+@pytest.fixture(scope="module")
+def records(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("rl-data")
+    rows = generate_dataset(SPEC, ["holt_laury", "gamble"], 8, "blind", seed=0)
+    (folder / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return folder / "train.jsonl"
+
+
+def write(path: Path, cfg: dict) -> Path:
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_grpo_runs_saves_curves_and_resumes(tiny_dir, records, tmp_path):
+    cfg = {"model": str(tiny_dir), "data": {"paths": [str(records)]}, "output_dir": str(tmp_path / "run"),
+           "grpo": {"max_steps": 2, "batch_size": 4, "num_generations": 2, "max_completion_length": 16,
+                    "save_steps": 1, "learning_rate": 1e-3}}
+    result = train_grpo(load_config(write(tmp_path / "grpo.yaml", cfg), GRPORunConfig))
+    assert result.global_step == 2 and [c["step"] for c in result.curves] == [1, 2]
+    # a random model writes no trace: every reward is 0, and the curves say so
+    assert all(c["reward"] == 0 and c["format_rate"] == 0 and c["completion_length"] == 16 for c in result.curves)
+    out = tmp_path / "run"
+    assert {"curves.csv", "curves.png", "report.html", "summary.json", "config.yaml"} <= {p.name for p in out.iterdir()}
+    assert (out / "model" / "config.json").exists()
+    cfg["grpo"]["max_steps"] = 3  # a longer run continues from the last checkpoint
+    again = train_grpo(load_config(write(tmp_path / "grpo.yaml", cfg), GRPORunConfig))
+    assert again.resumed_from == 2 and again.global_step == 3
+
+
+@pytest.mark.parametrize("grpo, message", [
+    ({"batch_size": 6, "num_generations": 4}, "not a multiple of num_generations"),
+    ({"rewards": {"style": 1.0}}, "grpo.rewards.style"),
+    ({"num_generations": 1}, "grpo.num_generations"),
+])
+def test_bad_grpo_config_is_one_line(tmp_path, records, grpo, message):
+    path = write(tmp_path / "g.yaml", {"data": {"paths": [str(records)]}, "output_dir": str(tmp_path / "o"), "grpo": grpo})
+    with pytest.raises(EconalignError, match=message):
+        load_config(path, GRPORunConfig)
+
+
+def test_grpo_on_cpu_refuses_vllm(tiny_dir, records, tmp_path):
+    cfg = {"model": str(tiny_dir), "data": {"paths": [str(records)]}, "output_dir": str(tmp_path / "run"),
+           "grpo": {"vllm": "colocate", "batch_size": 2, "num_generations": 2}}
+    run = subprocess.run([ECONALIGN, "train", "grpo", "--config", write(tmp_path / "g.yaml", cfg)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2 and "needs a GPU" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_expert_iteration_keeps_only_verified_correct_completions():
+    rows = generate_dataset(SPEC, ["holt_laury"], 3, "agentic", seed=1)
+    asked = [agent_task(Task(**r["task"]), "agentic") for r in rows]
+    pref = parse_preference(SPEC)
+    right = [trace(t, pref, "agentic") for t in asked]
+    other = {"A": "B", "B": "A"}
+    wrong = [text.rsplit("Final answer: ", 1)[0] + "Final answer: " + other[t.optimal] for t, text in zip(asked, right)]
+    kept, accuracy = select_correct(asked * 3, right + wrong + right, [SPEC] * 9)
+    assert accuracy == pytest.approx(6 / 9)
+    assert len(kept) == 3  # each correct completion once, however often it was sampled
+    assert [r["messages"][-1]["content"] for r in kept] == right
+    assert all([m["role"] for m in r["messages"]] == ["user", "assistant"] for r in kept)
+
+
+def test_expert_iteration_round_end_to_end(tiny_dir, records, tmp_path):
+    cfg = {"model": str(tiny_dir), "data": {"paths": [str(records)], "max_examples": 2}, "eval": str(records),
+           "output_dir": str(tmp_path / "ei"),
+           "ei": {"rounds": 2, "samples": 2, "mode": "blind", "max_new_tokens": 12, "sft": {"max_steps": 1}}}
+    summary = train_ei(load_config(write(tmp_path / "ei.yaml", cfg), EIRunConfig))
+    first = summary["rounds"][1]
+    # the random model never answers correctly: the round says so and stops instead of training on nothing
+    assert summary["rounds"][0]["eval_accuracy"] == 0.0
+    assert (first["samples"], first["kept"], first["sample_accuracy"]) == (4, 0, 0.0) and "stopped" in first
+    assert json.loads((tmp_path / "ei" / "summary.json").read_text()) == summary
