@@ -94,3 +94,25 @@ def test_expert_iteration_round_end_to_end(tiny_dir, records, tmp_path):
     assert summary["rounds"][0]["eval_accuracy"] == 0.0
     assert (first["samples"], first["kept"], first["sample_accuracy"]) == (4, 0, 0.0) and "stopped" in first
     assert json.loads((tmp_path / "ei" / "summary.json").read_text()) == summary
+
+
+def test_grpo_on_math_records(tiny_dir, tmp_path):
+    """`econalign math data` records train with the r1_zero rewards through the same trainer."""
+    from econalign.math.data import load_problems, sft_records
+
+    data = tmp_path / "math.jsonl"
+    fixture = Path(__file__).parent / "fixtures" / "gsm8k_train.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in sft_records(load_problems(str(fixture), "train", 4))))
+    cfg = {"model": str(tiny_dir), "data": {"paths": [str(data)]}, "output_dir": str(tmp_path / "run"),
+           "grpo": {"max_steps": 1, "batch_size": 2, "num_generations": 2, "max_completion_length": 8,
+                    "rewards": {"math_format": 0.1, "math_answer": 1.0}}}
+    result = train_grpo(load_config(write(tmp_path / "g.yaml", cfg), GRPORunConfig))
+    assert result.global_step == 1 and result.curves[0]["accuracy"] == 0.0 and result.curves[0]["format_rate"] == 0.0
+
+
+def test_math_rewards_by_hand():
+    from econalign.training.rewards import math_answer_reward, math_format_reward
+
+    completions = [" 2+2=4 </think> <answer> 4 </answer>", " 2+2=5 </think> <answer> 5 </answer>", " no tags"]
+    assert math_format_reward(completions, gold=["4"] * 3) == [1.0, 1.0, 0.0]
+    assert math_answer_reward(completions, gold=["4"] * 3) == [1.0, 0.0, 0.0]

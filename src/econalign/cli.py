@@ -208,9 +208,11 @@ def train_grpo_command(
         typer.echo(f"resumed from the checkpoint at step {result.resumed_from}")
     typer.echo(f"model saved to {result.model_dir}; curves in {result.output_dir}/curves.csv, curves.png, report.html")
     if result.curves:
+        from econalign.measure.report import fmt
+
         first, last = result.curves[0], result.curves[-1]
-        typer.echo(f"reward {first['reward']:.3f} (step {first['step']}) → {last['reward']:.3f} (step {last['step']}); "
-                   f"accuracy {first['accuracy']:.3f} → {last['accuracy']:.3f}")
+        typer.echo(f"reward {fmt(first['reward'], 3)} (step {first['step']}) → {fmt(last['reward'], 3)} (step "
+                   f"{last['step']}); accuracy {fmt(first['accuracy'], 3)} → {fmt(last['accuracy'], 3)}")
 
 
 @train.command("ei")

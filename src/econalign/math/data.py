@@ -67,6 +67,7 @@ def worked_solution(problem: dict) -> str:
 
 
 def sft_records(problems: list[dict]) -> list[dict]:
-    """r1_zero prompt/completion text records (the worked solution, then the gold answer)."""
+    """r1_zero prompt/completion text records (the worked solution, then the gold answer); SFT trains on
+    prompt and completion, GRPO prompts with `prompt` and rewards against `gold`."""
     return [{"prompt": r1_zero(p["question"]), "completion": r1_zero_completion(worked_solution(p), p["gold"]),
-             "id": p["id"]} for p in problems]
+             "gold": p["gold"], "id": p["id"]} for p in problems]

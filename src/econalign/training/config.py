@@ -95,7 +95,7 @@ class GRPOSettings(Strict):
     max_completion_length: int = Field(256, gt=0)
     temperature: float = Field(1.0, gt=0)
     beta: float = Field(0.0, ge=0, description="KL weight against the reference model (0: none, no reference copy).")
-    rewards: dict[Literal["format", "outcome", "regret"], float] = Field(
+    rewards: dict[Literal["format", "outcome", "regret", "math_format", "math_answer"], float] = Field(
         default_factory=lambda: {"format": 0.2, "outcome": 1.0, "regret": 0.5}, min_length=1)
     logging_steps: int = Field(1, gt=0)
     save_steps: int = Field(25, gt=0)

@@ -3,6 +3,8 @@
 The prompts are the user turns of `econalign data` records; each record's solved `task` and its
 `preference` go to the reward functions (training/rewards.py), weighted as the config says. The
 completion is one assistant turn: the blind trace format (reasoning in <think>, one final line).
+Records of `econalign math data` (an r1_zero text prompt and a `gold` answer) train the same way
+with the `math_format` and `math_answer` rewards.
 Generation runs in transformers on a CPU, in vLLM on GPUs (`grpo.vllm: colocate` or `server`).
 
 output_dir receives checkpoint-N/, config.yaml, the training curves (curves.csv, curves.json,
@@ -33,14 +35,14 @@ from econalign.training.sft import (
     save_model,
 )
 
-# TRL's log keys -> the curve names of the report
+# curve name -> TRL's log keys, the first present counts (preference runs, then math runs)
 CURVES = {
-    "reward": "reward",
-    "rewards/outcome_reward/mean": "accuracy",
-    "rewards/format_reward/mean": "format_rate",
-    "rewards/regret_reward/mean": "regret_reward",
-    "completions/mean_length": "completion_length",
-    "kl": "kl",
+    "reward": ("reward",),
+    "accuracy": ("rewards/outcome_reward/mean", "rewards/math_answer_reward/mean"),
+    "format_rate": ("rewards/format_reward/mean", "rewards/math_format_reward/mean"),
+    "regret_reward": ("rewards/regret_reward/mean",),
+    "completion_length": ("completions/mean_length",),
+    "kl": ("kl",),
 }
 
 
@@ -55,22 +57,30 @@ class GRPOResult:
 
 
 def grpo_records(cfg: DataConfig) -> list[dict]:
-    """prompt (the user turns), task (JSON) and preference of every record of the JSONL paths."""
+    """Per record of the JSONL paths: the prompt (user turns, or an r1_zero text) and what its rewards read
+    (task and preference for `econalign data`, gold for `econalign math data`)."""
     records = []
     for path in cfg.paths:
         if not path.is_file():
-            raise EconalignError(f"GRPO reads JSONL files of `econalign data`; {path} is a folder")
+            raise EconalignError(f"GRPO reads JSONL files of `econalign data` or `econalign math data`; {path} is a folder")
         for where, row in read_jsonl(path):
             try:
-                prompt = [m for m in row["messages"] if m["role"] != "assistant"]
-                records.append({"prompt": prompt, "task": json.dumps(row["task"]), "preference": row["preference"]})
+                records.append(grpo_record(row))
             except (KeyError, TypeError):
-                raise EconalignError(f"{where}: expected a record of `econalign data` (messages, task, preference)") from None
+                raise EconalignError(f"{where}: expected a record of `econalign data` (messages, task, preference) "
+                                     "or of `econalign math data` (prompt, gold)") from None
     if cfg.max_examples:
         records = records[: cfg.max_examples]
     if not records:
         raise EconalignError("the GRPO data holds no records")
     return records
+
+
+def grpo_record(row: dict) -> dict:
+    if isinstance(row.get("prompt"), str):
+        return {"prompt": row["prompt"], "gold": str(row["gold"])}
+    prompt = [m for m in row["messages"] if m["role"] != "assistant"]
+    return {"prompt": prompt, "task": json.dumps(row["task"]), "preference": row["preference"]}
 
 
 def build_trainer(config: GRPORunConfig):
@@ -135,14 +145,14 @@ def train_grpo(config: GRPORunConfig, resume: bool = True) -> GRPOResult:
 
 
 def curves(log_history: list[dict]) -> list[dict]:
-    return [{"step": e["step"], **{name: e.get(key) for key, name in CURVES.items()}}
+    return [{"step": e["step"], **{name: next((e[k] for k in keys if k in e), None) for name, keys in CURVES.items()}}
             for e in log_history if "reward" in e]
 
 
 def save_curves(result: GRPOResult, out) -> None:
     from econalign.measure.report import html_page, save_figures
 
-    frame = pd.DataFrame(result.curves, columns=["step", *CURVES.values()])
+    frame = pd.DataFrame(result.curves, columns=["step", *CURVES])
     write_json(out / "curves.json", result.curves)
     buf = io.StringIO()
     frame.to_csv(buf, index=False)

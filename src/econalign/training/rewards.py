@@ -13,6 +13,9 @@ Each function takes the completions and the dataset's `task` (a solved task as J
 A decision earns outcome and regret rewards only inside a well-formed trace: otherwise a policy
 could skip the tool protocol (or make up tool results) and still be paid.
 
+For math records (`econalign math data`: an r1_zero `prompt` and a `gold` answer), `math_format`
+and `math_answer` are the r1_zero format and answer rewards of math/grader.py.
+
 `REWARDS` maps the names used in configs to these functions; weights are set in the config.
 """
 
@@ -23,6 +26,7 @@ from functools import cache
 
 from econalign.agent.evaluate import grade
 from econalign.agent.format import parse_trace
+from econalign.math.grader import grade as grade_math
 from econalign.preferences import parse_preference
 from econalign.tasks import Task
 
@@ -55,4 +59,15 @@ def regret_reward(completions, task, preference, **kwargs) -> list[float]:
     return [g["score"] if g["well_formed"] else 0.0 for g in graded(completions, task, preference)]
 
 
-REWARDS = {"format": format_reward, "outcome": outcome_reward, "regret": regret_reward}
+def math_format_reward(completions, gold, **kwargs) -> list[float]:
+    return [grade_math(text_of(c), g).format_reward for c, g in zip(completions, gold)]
+
+
+def math_answer_reward(completions, gold, **kwargs) -> list[float]:
+    return [grade_math(text_of(c), g).answer_reward for c, g in zip(completions, gold)]
+
+
+REWARDS = {
+    "format": format_reward, "outcome": outcome_reward, "regret": regret_reward,
+    "math_format": math_format_reward, "math_answer": math_answer_reward,
+}
