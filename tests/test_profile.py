@@ -316,9 +316,10 @@ def test_user_text_is_not_read_as_markup(log_quick, tmp_path):
     assert table_rows(res.stdout)["crra r"] == ["1.000", "1.000", "0.000"]
 
 
-def test_agent_method_counts_unparsed_rollouts_and_stops_with_one_clear_line(tiny_backend, tmp_path):
+def test_agent_method_counts_unparsed_rollouts_and_stops_with_one_clear_line(tiny_backend, tmp_path, monkeypatch):
     # A random tiny model never writes the trace format: every answer is counted as unparsed, saved,
     # and the run ends with a clear error instead of estimating from nothing.
+    monkeypatch.setattr("econalign.measure.profile.AGENT_TOKENS", 8)  # a short rollout shows the same
     with pytest.raises(EconalignError, match="no gamble answer .* could be parsed"):
         profile(tiny_backend, tmp_path, quick=True, seed=0, method="agent")
     table = pd.read_csv(tmp_path / "results.csv")
