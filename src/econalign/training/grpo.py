@@ -16,24 +16,15 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from dataclasses import asdict, dataclass
 
 import pandas as pd
-import yaml
 
 from econalign import EconalignError
-from econalign.io import read_jsonl, writable_dir, write_json, write_text
+from econalign.io import read_jsonl, write_json, write_text
 from econalign.training.config import DataConfig, GRPORunConfig
 from econalign.training.rewards import REWARDS
-from econalign.training.sft import (
-    check_same_run,
-    checkpoint_step,
-    load_model,
-    resume_point,
-    save_adapter,
-    save_model,
-)
+from econalign.training.sft import load_model, lora_config, run_training
 
 # curve name -> TRL's log keys, the first present counts (preference runs, then math runs)
 CURVES = {
@@ -86,7 +77,6 @@ def grpo_record(row: dict) -> dict:
 def build_trainer(config: GRPORunConfig):
     import torch
     from datasets import Dataset
-    from peft import LoraConfig
     from trl import GRPOConfig, GRPOTrainer
 
     g = config.grpo
@@ -117,30 +107,16 @@ def build_trainer(config: GRPORunConfig):
         dataloader_pin_memory=on_gpu,
         report_to="none",
     )
-    peft_config = None
-    if config.lora:
-        peft_config = LoraConfig(r=config.lora.r, lora_alpha=config.lora.alpha, lora_dropout=config.lora.dropout,
-                                 target_modules=config.lora.target_modules, task_type="CAUSAL_LM")
     return GRPOTrainer(model=model, reward_funcs=[REWARDS[n] for n in names], args=args, train_dataset=dataset,
-                       processing_class=tokenizer, peft_config=peft_config)
+                       processing_class=tokenizer, peft_config=lora_config(config.lora))
 
 
 def train_grpo(config: GRPORunConfig, resume: bool = True) -> GRPOResult:
-    out = writable_dir(config.output_dir)
-    checkpoint = resume_point(out, resume)
-    if checkpoint:
-        check_same_run(out / "config.yaml", config)
-    write_text(out / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
-    trainer = build_trainer(config)
-    start = time.perf_counter()
-    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    seconds = time.perf_counter() - start
-    if config.lora:
-        save_adapter(trainer, out / "adapter")
-    result = GRPOResult(str(out), str(save_model(trainer, out / "model")), trainer.state.global_step,
-                        checkpoint_step(checkpoint) if checkpoint else None, curves(trainer.state.log_history), seconds)
-    save_curves(result, out)
-    write_json(out / "summary.json", asdict(result))
+    run = run_training(config, build_trainer, resume)
+    result = GRPOResult(str(run.out), str(run.model_dir), run.trainer.state.global_step, run.resumed_from,
+                        curves(run.trainer.state.log_history), run.seconds)
+    save_curves(result, run.out)
+    write_json(run.out / "summary.json", asdict(result))
     return result
 
 

@@ -48,36 +48,63 @@ class SFTResult:
         return self.losses[-1]["loss"] if self.losses else None
 
 
-def train_sft(config: SFTRunConfig, resume: bool = True) -> SFTResult:
+@dataclass
+class Run:
+    """A finished training run: its folder, trainer, where it resumed from, and what it saved."""
+
+    out: Path
+    trainer: object
+    resumed_from: int | None
+    seconds: float
+    model_dir: Path
+    adapter_dir: Path | None
+
+
+def run_training(config, build, resume: bool) -> Run:
+    """What SFT and GRPO runs share: resume point, config.yaml, training, merged model (and adapter)."""
     out = writable_dir(config.output_dir)
     checkpoint = resume_point(out, resume)
     if checkpoint:
         check_same_run(out / "config.yaml", config)
     write_text(out / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
-    trainer = build_trainer(config)
+    trainer = build(config)
     start = time.perf_counter()
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     seconds = time.perf_counter() - start
     adapter_dir = save_adapter(trainer, out / "adapter") if config.lora else None
-    model_dir = save_model(trainer, out / "model")
+    return Run(out, trainer, checkpoint_step(checkpoint) if checkpoint else None, seconds,
+               save_model(trainer, out / "model"), adapter_dir)
+
+
+def lora_config(settings):
+    """peft's LoraConfig of a run's `lora:` settings (None: full fine-tuning)."""
+    from peft import LoraConfig
+
+    if settings is None:
+        return None
+    return LoraConfig(r=settings.r, lora_alpha=settings.alpha, lora_dropout=settings.dropout,
+                      target_modules=settings.target_modules, task_type="CAUSAL_LM")
+
+
+def train_sft(config: SFTRunConfig, resume: bool = True) -> SFTResult:
+    run = run_training(config, build_trainer, resume)
     result = SFTResult(
-        output_dir=str(out),
-        model_dir=str(model_dir),
-        adapter_dir=str(adapter_dir) if adapter_dir else None,
-        global_step=trainer.state.global_step,
-        resumed_from=checkpoint_step(checkpoint) if checkpoint else None,
-        losses=loss_curve(trainer.state.log_history),
-        train_seconds=seconds,
+        output_dir=str(run.out),
+        model_dir=str(run.model_dir),
+        adapter_dir=str(run.adapter_dir) if run.adapter_dir else None,
+        global_step=run.trainer.state.global_step,
+        resumed_from=run.resumed_from,
+        losses=loss_curve(run.trainer.state.log_history),
+        train_seconds=run.seconds,
     )
-    save_curve(result.losses, out)
-    write_json(out / "summary.json", {**asdict(result), "first_loss": result.first_loss, "last_loss": result.last_loss})
+    save_curve(result.losses, run.out)
+    write_json(run.out / "summary.json", {**asdict(result), "first_loss": result.first_loss, "last_loss": result.last_loss})
     return result
 
 
 def build_trainer(config: SFTRunConfig):
     """The SFTTrainer of a run, its dataset already tokenized and labelled."""
     import torch
-    from peft import LoraConfig
     from trl import SFTConfig, SFTTrainer
 
     t = config.training
@@ -112,21 +139,12 @@ def build_trainer(config: SFTRunConfig):
         dataloader_pin_memory=on_gpu,
         report_to="none",
     )
-    peft_config = None
-    if config.lora:
-        peft_config = LoraConfig(
-            r=config.lora.r,
-            lora_alpha=config.lora.alpha,
-            lora_dropout=config.lora.dropout,
-            target_modules=config.lora.target_modules,
-            task_type="CAUSAL_LM",
-        )
     trainer = SFTTrainer(
         model=model,
         args=args,
         train_dataset=dataset,
         processing_class=tokenizer,
-        peft_config=peft_config,
+        peft_config=lora_config(config.lora),
     )
     if len(trainer.train_dataset) == 0:  # TRL drops examples whose answer lies wholly past max_length
         raise EconalignError(
