@@ -19,7 +19,7 @@ def columns(task, spec, n):
 
 def rewards(completions, task, spec):
     cols = columns(task, spec, len(completions))
-    return {name: f(completions, **cols) for name, f in REWARDS.items()}
+    return {name: REWARDS[name](completions, **cols) for name in ("format", "outcome", "regret")}
 
 
 def answer(final: str, think: str = "I compare the options.") -> str:
