@@ -15,7 +15,8 @@ from econalign.data.traces import trace
 from econalign.preferences import parse_preference
 from econalign.tasks import Task
 from econalign.training import EIRunConfig, GRPORunConfig, load_config
-from econalign.training.ei import select_correct, train_ei
+from econalign.training.dataset import reward_records
+from econalign.training.ei import select_correct, select_correct_math, train_ei
 from econalign.training.grpo import train_grpo
 
 ECONALIGN = Path(sys.executable).parent / "econalign"
@@ -96,13 +97,21 @@ def test_expert_iteration_round_end_to_end(tiny_dir, records, tmp_path):
     assert json.loads((tmp_path / "ei" / "summary.json").read_text()) == summary
 
 
-def test_grpo_on_math_records(tiny_dir, tmp_path):
-    """`econalign math data` records train with the r1_zero rewards through the same trainer."""
+GSM8K = Path(__file__).parent / "fixtures" / "gsm8k_train.jsonl"
+
+
+@pytest.fixture
+def math_records(tmp_path):
     from econalign.math.data import load_problems, sft_records
 
     data = tmp_path / "math.jsonl"
-    fixture = Path(__file__).parent / "fixtures" / "gsm8k_train.jsonl"
-    data.write_text("".join(json.dumps(r) + "\n" for r in sft_records(load_problems(str(fixture), "train", 4))))
+    data.write_text("".join(json.dumps(r) + "\n" for r in sft_records(load_problems(str(GSM8K), "train", 4))))
+    return data
+
+
+def test_grpo_on_math_records(tiny_dir, tmp_path, math_records):
+    """`econalign math data` records train with the r1_zero rewards through the same trainer."""
+    data = math_records
     cfg = {"model": str(tiny_dir), "data": {"paths": [str(data)]}, "output_dir": str(tmp_path / "run"),
            "grpo": {"max_steps": 1, "batch_size": 2, "num_generations": 2, "max_completion_length": 8,
                     "rewards": {"math_format": 0.1, "math_answer": 1.0}}}
@@ -116,3 +125,50 @@ def test_math_rewards_by_hand():
     completions = [" 2+2=4 </think> <answer> 4 </answer>", " 2+2=5 </think> <answer> 5 </answer>", " no tags"]
     assert math_format_reward(completions, gold=["4"] * 3) == [1.0, 1.0, 0.0]
     assert math_answer_reward(completions, gold=["4"] * 3) == [1.0, 0.0, 0.0]
+
+
+def test_expert_iteration_keeps_correct_math_answers_in_the_r1_zero_format():
+    prompts = ["P1", "P2", "P1", "P1"]
+    completions = [" 2+2=4 </think> <answer> 4 </answer>", " 3+3=7 </think> <answer> 7 </answer>",
+                   " 2+2=4 </think> <answer> 4 </answer>", " it is 4 <answer> 4 </answer>"]
+    kept, accuracy = select_correct_math(prompts, completions, ["4", "6", "4", "4"])
+    assert accuracy == 0.5  # the unclosed <think> of the last one fails the format rule
+    assert kept == [{"prompt": "P1", "completion": completions[0]}]
+
+
+def test_expert_iteration_on_math_records(tiny_dir, tmp_path, math_records):
+    """Math records go through the same EI loop: r1_zero samples, graded by math-verify, GSM8K held-out rows."""
+    cfg = {"model": str(tiny_dir), "data": {"paths": [str(math_records)], "max_examples": 2}, "eval": str(GSM8K),
+           "output_dir": str(tmp_path / "ei"), "ei": {"rounds": 1, "samples": 2, "max_new_tokens": 8}}
+    summary = train_ei(load_config(write(tmp_path / "ei.yaml", cfg), EIRunConfig))
+    assert summary["rounds"][0]["eval_accuracy"] == 0.0
+    assert summary["rounds"][1]["samples"] == 4 and summary["rounds"][1]["kept"] == 0
+    rows = (tmp_path / "ei" / "round-0" / "eval" / "generations.jsonl").read_text().splitlines()
+    assert len(rows) == len(GSM8K.read_text().splitlines())
+
+
+def test_expert_iteration_refuses_mixed_records(tiny_dir, tmp_path, records, math_records):
+    cfg = {"model": str(tiny_dir), "data": {"paths": [str(records), str(math_records)]},
+           "output_dir": str(tmp_path / "ei")}
+    with pytest.raises(EconalignError, match="not both"):
+        train_ei(load_config(write(tmp_path / "ei.yaml", cfg), EIRunConfig))
+
+
+def test_grpo_and_ei_records_are_a_seeded_sample_of_each_path(records, math_records):
+    from econalign.training.config import DataConfig
+
+    take = [reward_records(DataConfig(paths=[records, math_records], max_examples=3, seed=s)) for s in (1, 1, 2)]
+    assert take[0] == take[1] != take[2]
+    assert [("gold" in r) for r in take[0]] == [False] * 3 + [True] * 3
+    everything = reward_records(DataConfig(paths=[records]))
+    assert len(everything) == len(records.read_text().splitlines()) and all(r in everything for r in take[0][:3])
+
+
+def test_reward_records_name_the_bad_row(tmp_path, records):
+    from econalign.training.config import DataConfig
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(records.read_text().splitlines()[0] + "\n" + json.dumps({"messages": [], "task": {"x": 1},
+                                                                            "preference": SPEC}) + "\n")
+    with pytest.raises(EconalignError, match="bad.jsonl line 2"):
+        reward_records(DataConfig(paths=[bad]))

@@ -135,7 +135,8 @@ class EIRunConfig(Strict):
 
     model: str = "default"
     data: DataConfig
-    eval: Path | None = Field(None, description="Held-out eval.jsonl of `econalign data`: accuracy after each round.")
+    eval: Path | None = Field(None, description="Held-out items, accuracy after each round: eval.jsonl of "
+                              "`econalign data`, or GSM8K/MATH rows for math records.")
     output_dir: Path
     seed: int = 0
     ei: EISettings = Field(default_factory=EISettings)

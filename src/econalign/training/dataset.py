@@ -12,12 +12,14 @@ need `{% generation %}` markers that SmolLM2's template lacks. Text records `{"p
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
 from econalign import EconalignError
 from econalign.agent.format import tool_output_spans
 from econalign.io import read_jsonl
+from econalign.tasks import Task
 from econalign.training.config import DataConfig
 
 ROLES = ("system", "user", "assistant", "tool")
@@ -28,16 +30,52 @@ def load_dataset(cfg: DataConfig):
     from datasets import Dataset
 
     rng = random.Random(cfg.seed)
+    records = per_path(cfg, rng, lambda path: [to_prompt_completion(row, where) for where, row in read_jsonl(path)]
+                       if path.is_file() else read_saved(path))
+    rng.shuffle(records)
+    return Dataset.from_list(records)
+
+
+def per_path(cfg: DataConfig, rng: random.Random, read) -> list:
+    """The records `read(path)` returns for each path, a seeded sample of `max_examples` of each where set:
+    SFT, GRPO and expert iteration subsample alike."""
     records = []
     for path in cfg.paths:
-        part = [to_prompt_completion(row, where) for where, row in read_jsonl(path)] if path.is_file() else read_saved(path)
+        part = read(path)
         if not part:
             raise EconalignError(f"{path} holds no records")
         if cfg.max_examples and len(part) > cfg.max_examples:
             part = rng.sample(part, cfg.max_examples)
         records += part
-    rng.shuffle(records)
-    return Dataset.from_list(records)
+    return records
+
+
+def reward_records(cfg: DataConfig) -> list[dict]:
+    """Records whose answers are graded (GRPO, expert iteration): the prompt and what the rewards read —
+    task and preference for `econalign data` records, gold for `econalign math data` records."""
+    return per_path(cfg, random.Random(cfg.seed), read_reward_records)
+
+
+def read_reward_records(path: Path) -> list[dict]:
+    if not path.is_file():
+        raise EconalignError(f"GRPO and expert iteration read JSONL files of `econalign data` or "
+                             f"`econalign math data`; {path} is a folder")
+    records = []
+    for where, row in read_jsonl(path):
+        try:
+            records.append(reward_record(row))
+        except (KeyError, TypeError, AttributeError):
+            raise EconalignError(f"{where}: expected a record of `econalign data` (messages, task, preference) "
+                                 "or of `econalign math data` (prompt, gold)") from None
+    return records
+
+
+def reward_record(row: dict) -> dict:
+    if isinstance(row.get("prompt"), str):
+        return {"prompt": row["prompt"], "gold": str(row["gold"])}
+    prompt = [m for m in row["messages"] if m["role"] != "assistant"]
+    Task(**row["task"])  # a malformed task fails here, not in the middle of a run
+    return {"prompt": prompt, "task": json.dumps(row["task"]), "preference": row["preference"]}
 
 
 def tokenize(dataset, tokenizer):

@@ -1,10 +1,15 @@
 """Expert iteration: sample K completions per prompt, keep the verified-correct ones, SFT, repeat.
 
-Each round rolls out every training task K times with the current model (multi-turn with the
-calculator in agentic mode), keeps the well-formed completions whose decision is the target's
-optimum (the outcome reward), and fine-tunes the current model on them with the SFT trainer (tool
-outputs masked). Accuracy is reported per round: over the samples, and on held-out items when
-`eval` is set. Each finished round is kept in round-N/ and skipped when the run is started again.
+Each round samples every training record K times with the current model and keeps the distinct
+verified-correct completions:
+- records of `econalign data`: rollouts (multi-turn with the calculator in agentic mode), kept when
+  well-formed with the target's optimum as decision (the outcome reward);
+- records of `econalign math data`: r1_zero completions, kept when the answer is right in the r1_zero
+  format (the math_answer reward).
+It then fine-tunes the current model on them with the SFT trainer (tool outputs masked). Accuracy
+is reported per round: over the samples, and on held-out items when `eval` is set (an eval.jsonl of
+`econalign data`, or GSM8K/MATH rows for math). Each finished round is kept in round-N/ and skipped
+when the run is started again.
 """
 
 from __future__ import annotations
@@ -16,53 +21,74 @@ from econalign import EconalignError
 from econalign.agent.format import agent_task
 from econalign.agent.runner import run_rollouts
 from econalign.backends import load_backend
-from econalign.io import jsonl, read_json, read_jsonl, writable_dir, write_json, write_text
+from econalign.io import jsonl, read_json, writable_dir, write_json, write_text
+from econalign.math.prompts import STOP
 from econalign.tasks import Task
 from econalign.training.config import DataConfig, EIRunConfig, SFTRunConfig
-from econalign.training.rewards import outcome_reward
+from econalign.training.dataset import reward_records
+from econalign.training.rewards import math_answer_reward, outcome_reward
 from econalign.training.sft import train_sft
 
 
-def training_tasks(cfg: DataConfig) -> list[tuple[Task, str]]:
-    tasks = []
-    for path in cfg.paths:
-        for where, row in read_jsonl(path):
-            try:
-                tasks.append((Task(**row["task"]), row["preference"]))
-            except (KeyError, TypeError):
-                raise EconalignError(f"{where}: expected a record of `econalign data` (task, preference)") from None
-    return tasks[: cfg.max_examples] if cfg.max_examples else tasks
-
-
-def sample_round(model: str, tasks: list[tuple[Task, str]], config: EIRunConfig, seed: int) -> tuple[list[dict], float]:
-    """The kept chat records and the accuracy of all samples."""
+def sample_round(model: str, records: list[dict], config: EIRunConfig, seed: int) -> tuple[list[dict], float]:
+    """The kept SFT records and the accuracy of all samples."""
     e = config.ei
     backend = load_backend(model)
-    asked = [agent_task(t, e.mode) for t, _ in tasks for _ in range(e.samples)]
+    repeated = [r for r in records for _ in range(e.samples)]
+    if is_math(records[0]):
+        prompts = [r["prompt"] for r in repeated]
+        completions = backend.complete(prompts, e.max_new_tokens, stop=STOP["r1_zero"], temperature=e.temperature,
+                                       seed=seed)
+        return select_correct_math(prompts, completions, [r["gold"] for r in repeated])
+    asked = [agent_task(Task(**json.loads(r["task"])), e.mode) for r in repeated]
     rollouts = run_rollouts(backend, [backend.render(t) for t in asked], tools=e.mode == "agentic",
                             max_turns=e.max_turns, max_new_tokens=e.max_new_tokens, temperature=e.temperature, seed=seed)
-    prefs = [p for _, p in tasks for _ in range(e.samples)]
-    return select_correct(asked, [r.completion for r in rollouts], prefs)
+    return select_correct(asked, [r.completion for r in rollouts], [r["preference"] for r in repeated])
+
+
+def is_math(record: dict) -> bool:
+    return "gold" in record
 
 
 def select_correct(asked: list[Task], completions: list[str], prefs: list[str]) -> tuple[list[dict], float]:
     """Chat records of the verified-correct completions (each distinct one once), and the share correct."""
     correct = outcome_reward(completions, [json.dumps(t.to_dict()) for t in asked], prefs)
+    records = [{"messages": [*(m for m in t.messages() if m["role"] != "system"), {"role": "assistant", "content": c}]}
+               for t, c in zip(asked, completions)]
+    return distinct_correct(records, correct), sum(correct) / len(correct)
+
+
+def select_correct_math(prompts: list[str], completions: list[str], gold: list[str]) -> tuple[list[dict], float]:
+    """r1_zero text records of the completions with a correct answer in the r1_zero format."""
+    correct = math_answer_reward(completions, gold)
+    records = [{"prompt": p, "completion": c} for p, c in zip(prompts, completions)]
+    return distinct_correct(records, correct), sum(correct) / len(correct)
+
+
+def distinct_correct(records: list[dict], correct: list[float]) -> list[dict]:
+    """Identical samples of one item would only weigh it more: each is kept once."""
     kept, seen = [], set()
-    for task, completion, ok in zip(asked, completions, correct):
-        if ok and (task.id, completion) not in seen:  # identical samples would only weigh an item more
-            seen.add((task.id, completion))
-            user = [m for m in task.messages() if m["role"] != "system"]
-            kept.append({"messages": [*user, {"role": "assistant", "content": completion}]})
-    return kept, sum(correct) / len(correct)
+    for record, ok in zip(records, correct):
+        key = json.dumps(record, sort_keys=True)
+        if ok and key not in seen:
+            seen.add(key)
+            kept.append(record)
+    return kept
 
 
-def held_out_accuracy(model: str, config: EIRunConfig, out: Path) -> float | None:
+def held_out_accuracy(model: str, config: EIRunConfig, out: Path, math: bool) -> float | None:
+    if config.eval is None:
+        return None
+    if math:
+        from econalign.math.data import load_problems
+        from econalign.math.evaluate import evaluate_math
+
+        summary = evaluate_math(load_backend(model), load_problems(str(config.eval)), "r1_zero", writable_dir(out),
+                                max_new_tokens=config.ei.max_new_tokens, seed=config.seed)
+        return summary["accuracy"]
     from econalign.agent.evaluate import evaluate_agent, load_tasks
     from econalign.preferences import parse_preference
 
-    if config.eval is None:
-        return None
     tasks = load_tasks(config.eval)
     pref = parse_preference(tasks[0].preference)
     summary = evaluate_agent(load_backend(model), tasks, pref, config.ei.mode, writable_dir(out), seed=config.seed,
@@ -72,19 +98,20 @@ def held_out_accuracy(model: str, config: EIRunConfig, out: Path) -> float | Non
 
 def train_ei(config: EIRunConfig) -> dict:
     out = writable_dir(config.output_dir)
-    tasks = training_tasks(config.data)
-    if not tasks:
-        raise EconalignError("the expert-iteration data holds no records")
+    records = reward_records(config.data)
+    math = is_math(records[0])
+    if any(is_math(r) != math for r in records):
+        raise EconalignError("expert iteration takes either preference records or math records, not both")
     model = config.model
-    rounds = [{"round": 0, "model": model, "eval_accuracy": held_out_accuracy(model, config, out / "round-0" / "eval")}]
+    rounds = [{"round": 0, "model": model, "eval_accuracy": held_out_accuracy(model, config, out / "round-0" / "eval", math)}]
     for r in range(1, config.ei.rounds + 1):
         folder = out / f"round-{r}"
         if (folder / "round.json").exists():  # finished in an earlier run
             rounds.append(read_json(folder / "round.json"))
             model = rounds[-1]["model"]
             continue
-        kept, accuracy = sample_round(model, tasks, config, config.seed + r)
-        entry = {"round": r, "samples": len(tasks) * config.ei.samples, "kept": len(kept), "sample_accuracy": accuracy}
+        kept, accuracy = sample_round(model, records, config, config.seed + r)
+        entry = {"round": r, "samples": len(records) * config.ei.samples, "kept": len(kept), "sample_accuracy": accuracy}
         if not kept:
             rounds.append({**entry, "model": model, "eval_accuracy": None, "stopped": "no correct sample to learn from"})
             break
@@ -92,7 +119,7 @@ def train_ei(config: EIRunConfig) -> dict:
         sft = SFTRunConfig(model=model, data=DataConfig(paths=[folder / "kept.jsonl"], seed=config.seed),
                            output_dir=folder / "sft", seed=config.seed, training=config.ei.sft, lora=config.lora)
         model = train_sft(sft).model_dir
-        entry |= {"model": model, "eval_accuracy": held_out_accuracy(model, config, folder / "eval")}
+        entry |= {"model": model, "eval_accuracy": held_out_accuracy(model, config, folder / "eval", math)}
         write_json(folder / "round.json", entry)
         rounds.append(entry)
     summary = {"model": config.model, "final_model": model, "rounds": rounds}

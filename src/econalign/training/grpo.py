@@ -15,14 +15,14 @@ summary.json, model/ (merged) and adapter/ for LoRA runs.
 from __future__ import annotations
 
 import io
-import json
 from dataclasses import asdict, dataclass
 
 import pandas as pd
 
 from econalign import EconalignError
-from econalign.io import read_jsonl, write_json, write_text
-from econalign.training.config import DataConfig, GRPORunConfig
+from econalign.io import write_json, write_text
+from econalign.training.config import GRPORunConfig
+from econalign.training.dataset import reward_records
 from econalign.training.rewards import REWARDS
 from econalign.training.sft import load_model, lora_config, run_training
 
@@ -47,40 +47,13 @@ class GRPOResult:
     train_seconds: float
 
 
-def grpo_records(cfg: DataConfig) -> list[dict]:
-    """Per record of the JSONL paths: the prompt (user turns, or an r1_zero text) and what its rewards read
-    (task and preference for `econalign data`, gold for `econalign math data`)."""
-    records = []
-    for path in cfg.paths:
-        if not path.is_file():
-            raise EconalignError(f"GRPO reads JSONL files of `econalign data` or `econalign math data`; {path} is a folder")
-        for where, row in read_jsonl(path):
-            try:
-                records.append(grpo_record(row))
-            except (KeyError, TypeError):
-                raise EconalignError(f"{where}: expected a record of `econalign data` (messages, task, preference) "
-                                     "or of `econalign math data` (prompt, gold)") from None
-    if cfg.max_examples:
-        records = records[: cfg.max_examples]
-    if not records:
-        raise EconalignError("the GRPO data holds no records")
-    return records
-
-
-def grpo_record(row: dict) -> dict:
-    if isinstance(row.get("prompt"), str):
-        return {"prompt": row["prompt"], "gold": str(row["gold"])}
-    prompt = [m for m in row["messages"] if m["role"] != "assistant"]
-    return {"prompt": prompt, "task": json.dumps(row["task"]), "preference": row["preference"]}
-
-
 def build_trainer(config: GRPORunConfig):
     import torch
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
     g = config.grpo
-    dataset = Dataset.from_list(grpo_records(config.data))
+    dataset = Dataset.from_list(reward_records(config.data))
     model, tokenizer = load_model(config.model)
     on_gpu = torch.cuda.is_available()
     if g.vllm != "off" and not on_gpu:
