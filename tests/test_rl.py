@@ -172,3 +172,87 @@ def test_reward_records_name_the_bad_row(tmp_path, records):
                                                                             "preference": SPEC}) + "\n")
     with pytest.raises(EconalignError, match="bad.jsonl line 2"):
         reward_records(DataConfig(paths=[bad]))
+
+
+# ---------------------------------------------------------------- multi-turn GRPO rollouts with the calculator
+
+
+def scripted(tokenizer, turns: list[str], seen: list):
+    """A policy that writes the given turns in order (the last one ends with EOS)."""
+    def generate(inputs, budget):
+        seen.append((len(inputs), budget))
+        out = []
+        for ids in inputs:
+            k = sum(tokenizer.decode(ids).count(t) for t in ("</tool>",))  # turns written so far
+            text = turns[min(k, len(turns) - 1)]
+            new = tokenizer(text, add_special_tokens=False)["input_ids"]
+            out.append(new + ([tokenizer.eos_token_id] if not text.endswith("</tool>") else []))
+        return out
+    return generate
+
+
+def test_calculator_rollouts_answer_every_call_and_mask_the_answers(tokenizer):
+    from econalign.agent.format import parse_trace, tool_output_block
+    from econalign.tools.calculator import evaluate
+    from econalign.training.rollout import tool_rollouts
+
+    calls, seen = [], []
+    turns = ["<think> EV of A <tool>0.5*1000</tool>", " so 500 vs <tool>450</tool>", " A is more. </think>\nFinal answer: A"]
+    prompt = tokenizer("Choose A or B.", add_special_tokens=False)["input_ids"]
+    completions, masks = tool_rollouts(scripted(tokenizer, turns, seen), tokenizer, [prompt, prompt], 400, 6,
+                                       lambda e: calls.append(e) or evaluate(e))
+    text = tokenizer.decode(completions[0], skip_special_tokens=True)
+    assert text == (turns[0] + tool_output_block(evaluate("0.5*1000").text) + turns[1]
+                    + tool_output_block(evaluate("450").text) + turns[2])
+    assert parse_trace(text).well_formed and parse_trace(text).answer == "A"
+    assert calls == ["0.5*1000"] * 2 + ["450"] * 2 and [n for n, _ in seen] == [2, 2, 2]
+    assert completions[0][-1] == tokenizer.eos_token_id and completions[0] == completions[1]
+    # the calculator's tokens, and only they, are masked out of the loss
+    masked = [t for t, m in zip(completions[0], masks[0]) if m == 0]
+    assert tokenizer.decode(masked) == tool_output_block(evaluate("0.5*1000").text) + tool_output_block("450")
+    assert len(masks[0]) == len(completions[0])
+
+
+def test_calculator_rollouts_respect_the_turn_and_token_limits(tokenizer):
+    from econalign.tools.calculator import evaluate
+    from econalign.training.rollout import tool_rollouts
+
+    seen = []
+    forever = scripted(tokenizer, ["<think> <tool>1+1</tool>"], seen)
+    prompt = [tokenizer.bos_token_id or 0]
+    completions, masks = tool_rollouts(forever, tokenizer, [prompt], 10_000, 3, evaluate)
+    assert len(seen) == 3 and tokenizer.decode(completions[0]).count("<tool_output>2</tool_output>") == 3
+    completions, masks = tool_rollouts(forever, tokenizer, [prompt], 12, 6, evaluate)
+    assert len(completions[0]) == len(masks[0]) == 12  # cut at the budget, tool answer included
+    assert [b for _, b in seen[3:]][0] == 12 and all(b <= 12 for _, b in seen[3:])
+
+
+def test_turn_tokens_cut_after_the_tool_call_or_the_end_of_sequence(tokenizer):
+    from econalign.training.rollout import turn_tokens
+
+    call = tokenizer("I compute <tool>2*3</tool>", add_special_tokens=False)["input_ids"]
+    eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
+    assert turn_tokens(tokenizer, call + [pad, pad], {eos}) == call  # padded after the stop string
+    assert turn_tokens(tokenizer, call + [eos, eos], {eos}) == call
+    done = tokenizer("Final answer: A", add_special_tokens=False)["input_ids"]
+    assert turn_tokens(tokenizer, done + [eos, pad, pad], {eos}) == done + [eos]
+    assert turn_tokens(tokenizer, done, {eos}) == done  # the token budget ran out
+
+
+def test_grpo_with_calculator_rollouts_end_to_end(tiny_dir, tmp_path):
+    rows = generate_dataset(SPEC, ["holt_laury"], 4, "agentic", seed=0)
+    data = tmp_path / "agentic.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = {"model": str(tiny_dir), "data": {"paths": [str(data)]}, "output_dir": str(tmp_path / "run"),
+           "grpo": {"max_steps": 1, "batch_size": 4, "num_generations": 2, "max_completion_length": 12,
+                    "calculator": True, "max_turns": 2}}
+    result = train_grpo(load_config(write(tmp_path / "g.yaml", cfg), GRPORunConfig))
+    assert result.global_step == 1 and result.curves[0]["format_rate"] == 0.0
+    assert 0 < result.curves[0]["completion_length"] <= 12
+
+
+def test_calculator_rollouts_refuse_vllm(tmp_path, records):
+    path = write(tmp_path / "g.yaml", {"data": {"paths": [str(records)]}, "output_dir": str(tmp_path / "o"),
+                                       "grpo": {"calculator": True, "vllm": "colocate"}})
+    with pytest.raises(EconalignError, match="set vllm: off"):
+        load_config(path, GRPORunConfig)

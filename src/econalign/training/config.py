@@ -101,11 +101,16 @@ class GRPOSettings(Strict):
     save_steps: int = Field(25, gt=0)
     save_total_limit: int | None = Field(2, gt=0)
     vllm: Literal["off", "colocate", "server"] = Field("off", description="Generation with vLLM (GPU only).")
+    calculator: bool = Field(False, description="Multi-turn rollouts: generation stops at </tool>, the calculator "
+                             "answers, generation resumes (transformers generation; its answers carry no loss).")
+    max_turns: int = Field(6, gt=0, description="Generation turns per rollout with the calculator.")
 
     @model_validator(mode="after")
     def whole_groups(self) -> GRPOSettings:
         if self.batch_size % self.num_generations:
             raise ValueError(f"batch_size {self.batch_size} is not a multiple of num_generations {self.num_generations}")
+        if self.calculator and self.vllm != "off":
+            raise ValueError("calculator rollouts generate with transformers; set vllm: off")
         return self
 
 

@@ -2,7 +2,9 @@
 
 The prompts are the user turns of `econalign data` records; each record's solved `task` and its
 `preference` go to the reward functions (training/rewards.py), weighted as the config says. The
-completion is one assistant turn: the blind trace format (reasoning in <think>, one final line).
+completion is one assistant turn: a blind trace (reasoning in <think>, one final line), or with
+`grpo.calculator: true` an agentic trace generated over several turns with the calculator
+answering every </tool> (training/rollout.py).
 Records of `econalign math data` (an r1_zero text prompt and a `gold` answer) train the same way
 with the `math_format` and `math_answer` rewards.
 Generation runs in transformers on a CPU, in vLLM on GPUs (`grpo.vllm: colocate` or `server`).
@@ -24,6 +26,7 @@ from econalign.io import write_json, write_text
 from econalign.training.config import GRPORunConfig
 from econalign.training.dataset import reward_records
 from econalign.training.rewards import REWARDS
+from econalign.training.rollout import calculator_rollout_func
 from econalign.training.sft import load_model, lora_config, run_training
 
 # curve name -> TRL's log keys, the first present counts (preference runs, then math runs)
@@ -80,8 +83,9 @@ def build_trainer(config: GRPORunConfig):
         dataloader_pin_memory=on_gpu,
         report_to="none",
     )
+    rollout = calculator_rollout_func(g.max_turns) if g.calculator else None
     return GRPOTrainer(model=model, reward_funcs=[REWARDS[n] for n in names], args=args, train_dataset=dataset,
-                       processing_class=tokenizer, peft_config=lora_config(config.lora))
+                       processing_class=tokenizer, peft_config=lora_config(config.lora), rollout_func=rollout)
 
 
 def train_grpo(config: GRPORunConfig, resume: bool = True) -> GRPOResult:
