@@ -260,12 +260,15 @@ def test_gamble_traces_exactly():
         "accept (+$340 for sure): EU = <tool>1340**(-1)/(-1)</tool>\n<tool_output>-0.0007462686567</tool_output>\n"
         "reject (50% +$1,000, 50% $0): EU = <tool>0.5*2000**(-1)/(-1) + 0.5*1000**(-1)/(-1)</tool>\n"
         "<tool_output>-0.00075</tool_output>\n"
-        "-0.0007462686567 > -0.00075, so accept is better.\n</think>\nFinal answer: accept"
+        # two options: the calculator takes the difference and its sign decides
+        "accept minus reject = <tool>-0.0007462686567 - (-0.00075)</tool>\n<tool_output>3.7313433e-06</tool_output>\n"
+        "The difference is positive, so accept is better.\n</think>\nFinal answer: accept"
     )
     assert trace(t, CRRA(2), "blind") == head + (
         "accept (+$340 for sure): EU = 1340**(-1)/(-1) = -0.000746269\n"
         "reject (50% +$1,000, 50% $0): EU = 0.5*2000**(-1)/(-1) + 0.5*1000**(-1)/(-1) = -0.00075\n"
-        "-0.000746269 > -0.00075, so accept is better.\n</think>\nFinal answer: accept"
+        "accept minus reject = -0.000746269 - (-0.00075) = 3.731e-06\n"
+        "The difference is positive, so accept is better.\n</think>\nFinal answer: accept"
     )
 
 
@@ -287,7 +290,7 @@ def test_ties_are_stated_as_indifference():
     # 50% of 1000 against a sure 500: equal expected values, the first option (accept) wins.
     t = solve(gamble.make(Lottery.binary(0.5, 1000.0, 0.0), 500.0, 1000.0), ExpectedValue())
     text = trace(t, ExpectedValue(), "blind")
-    assert "I am indifferent and take accept" in text and text.endswith("Final answer: accept")
+    assert "The difference is 0: I am indifferent and take accept." in text and text.endswith("Final answer: accept")
 
 
 def test_trace_refuses_tasks_not_solved_under_its_preference():

@@ -73,6 +73,25 @@ def verdict(shown: dict[str, str], best: str, what: str = "{} is better") -> str
     return f"{shown[best]} > {rest}, so {what.format(best)}."
 
 
+def decide(w: Writer, shown: dict[str, str], best: str, what: str = "{} is better") -> None:
+    """Two options: the calculator takes their difference and its sign decides (a 135M model misreads
+    `63.43 > 103.89`, not a minus sign). More options: the comparison sentence."""
+    if len(shown) != 2:
+        w.say(verdict(shown, best, what))
+        return
+    verdict(shown, best, what)  # the shown values must favour the optimum
+    first, second = shown
+    subtrahend = shown[second] if not shown[second].startswith("-") else f"({shown[second]})"
+    diff = float(w.calc(f"{first} minus {second}", f"{shown[first]} - {subtrahend}",
+                        float(shown[first]) - float(shown[second])))
+    if diff == 0:
+        w.say(f"The difference is 0: I am indifferent and take {best}.")
+        return
+    if (diff > 0) != (best == first):
+        raise AssertionError(f"the difference {diff} of {shown} does not lead to the optimum {best}")
+    w.say(f"The difference is {'positive' if diff > 0 else 'negative'}, so {what.format(best)}.")
+
+
 def choice_trace(task: Task, pref: RiskPreference, mode: str) -> str:
     """Each option's expected utility (or prospect value), then the best option."""
     w = Writer(mode, distinct_digits(task.utilities.values()))
@@ -81,7 +100,7 @@ def choice_trace(task: Task, pref: RiskPreference, mode: str) -> str:
     for label, lot in task.lotteries().items():
         expression, tol = value_expression(pref, lot, task.wealth, w)
         shown[label] = w.calc(f"{label} ({describe_lottery(lot)}): {name}", expression, task.utilities[label], tol)
-    w.say(verdict(shown, task.optimal))
+    decide(w, shown, task.optimal)
     return w.text(task.optimal)
 
 
@@ -135,7 +154,7 @@ def corner_stake(pref: CRRA, wealth: float, p: float, odds: float, w: Writer, op
     for label, lot in stakes.items():
         expression, _ = value_expression(pref, lot, wealth, w)
         shown[label] = w.calc(f"Staking {label}: EU", expression, pref.value(lot, wealth))
-    w.say(verdict(shown, optimal, "staking {} is better"))
+    decide(w, shown, optimal, "staking {} is better")
 
 
 def homogeneous_stake(pref: ProspectTheory, p: float, odds: float, w: Writer, optimal: str) -> None:
@@ -181,7 +200,7 @@ def social_trace(task: Task, pref: SocialPreference, mode: str) -> str:
         about = describe_option(option, amount, kantian=isinstance(pref, HomoMoralis))
         w.say(f"{label} ({task.params['labels'][label]}): {about}.")
         shown[label] = w.calc(f"U({label})", social_expression(pref, option), task.utilities[label])
-    w.say(verdict(shown, task.optimal))
+    decide(w, shown, task.optimal)
     return w.text(task.optimal)
 
 
