@@ -112,6 +112,21 @@ def test_generate_and_complete_equal_the_hf_backend(api, tiny_backend, tasks):
     assert any(c.endswith("a") for c in continued)
 
 
+def test_math_eval_through_the_api_equals_the_direct_eval(api, tiny_backend, tmp_path):
+    """How a vLLM server (`vllm serve`, OpenAI-compatible) runs `econalign math eval`: r1_zero raw text
+    through the completions endpoint, stopped at </answer>."""
+    from econalign.math.data import load_problems
+    from econalign.math.evaluate import evaluate_math
+
+    problems = load_problems(str(Path(__file__).parent / "fixtures" / "gsm8k_train.jsonl"), "train", 3)
+    remote = evaluate_math(api, problems, "r1_zero", tmp_path / "api", max_new_tokens=10)
+    direct = evaluate_math(tiny_backend, problems, "r1_zero", tmp_path / "hf", max_new_tokens=10)
+    read = [[json.loads(line) for line in (tmp_path / d / "generations.jsonl").read_text().splitlines()]
+            for d in ("api", "hf")]
+    assert [r["response"] for r in read[0]] == [r["response"] for r in read[1]] and len(read[0]) == 3
+    assert remote["categories"] == direct["categories"]
+
+
 def test_cached_requests_reach_no_server(api, served, tiny_backend, tasks):
     first = api.choice_scores(tasks[:3])
     before = len(served[1])
