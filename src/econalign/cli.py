@@ -199,7 +199,8 @@ def train_grpo_command(
     config: Path = typer.Option(..., "--config", help="Run config (YAML); see recipes/grpo_*.yaml."),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue from the last checkpoint in output_dir."),
 ):
-    """GRPO (TRL) with the format, outcome and utility-regret rewards of the records' target preference."""
+    """GRPO (TRL) with verifiable rewards: format, outcome and utility regret for `econalign data` records
+    (single-turn, or multi-turn with the calculator), r1_zero format and answer for `econalign math data` records."""
     from econalign.training import GRPORunConfig, load_config
     from econalign.training.grpo import train_grpo
 
@@ -217,7 +218,8 @@ def train_grpo_command(
 
 @train.command("ei")
 def train_ei_command(config: Path = typer.Option(..., "--config", help="Run config (YAML); see recipes/ei_*.yaml.")):
-    """Expert iteration: sample K completions per prompt, keep the verified-correct ones, SFT, repeat."""
+    """Expert iteration: sample K completions per prompt, keep the verified-correct ones, SFT, repeat
+    (records of `econalign data` or of `econalign math data`)."""
     from econalign.training import EIRunConfig, load_config
     from econalign.training.ei import train_ei
 
