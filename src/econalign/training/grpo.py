@@ -130,7 +130,11 @@ def curves_figure(frame: pd.DataFrame):
     axes[0].legend(fontsize=8)
     axes[1].plot(frame["step"], frame["completion_length"], marker="o", ms=3)
     axes[1].set(xlabel="step", title="completion length (tokens)")
-    axes[2].plot(frame["step"], frame["kl"], marker="o", ms=3)
     axes[2].set(xlabel="step", title="KL to the reference")
+    if frame["kl"].notna().any():
+        axes[2].plot(frame["step"], frame["kl"], marker="o", ms=3)
+    else:  # beta = 0 loads no reference model
+        axes[2].text(0.5, 0.5, "not computed (beta = 0)", ha="center", va="center", transform=axes[2].transAxes)
+        axes[2].set(xticks=[], yticks=[])
     fig.tight_layout()
     return fig
