@@ -183,7 +183,7 @@ def scripted(tokenizer, turns: list[str], seen: list):
         seen.append((len(inputs), budget))
         out = []
         for ids in inputs:
-            k = sum(tokenizer.decode(ids).count(t) for t in ("</tool>",))  # turns written so far
+            k = tokenizer.decode(ids).count("</tool>")  # tool calls written so far
             text = turns[min(k, len(turns) - 1)]
             new = tokenizer(text, add_special_tokens=False)["input_ids"]
             out.append(new + ([tokenizer.eos_token_id] if not text.endswith("</tool>") else []))
