@@ -233,6 +233,11 @@ def test_generate_respects_kinds_and_stays_solvable():
         assert all(x % 10 == 0 for x in gam.outcomes)  # $10 grid
         # any CRRA agent can solve it (positive final wealth everywhere)
         assert solve(t, CRRA(2)).optimal in ("accept", "reject")
+    # the profile battery's shapes are covered: a second outcome other than $0, sure amounts to the cent
+    second = [min(abs(x) for x in t.lotteries()["reject"].outcomes) for t in tasks if t.params["kind"] != "mixed"]
+    assert 0 < sum(x > 0 for x in second) < len(second)
+    cents = [t.params["sure"] for t in tasks if not float(t.params["sure"]).is_integer()]
+    assert cents and all(round(x, 2) == x for x in cents)
     only_gains = gamble.generate(30, np.random.default_rng(1), kinds=("gains",))
     assert {t.params["kind"] for t in only_gains} == {"gains"}
 

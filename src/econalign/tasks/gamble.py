@@ -78,20 +78,29 @@ def sure_grid(gamble: Lottery, n: int) -> list[float]:
 
 
 def generate(n: int, rng: np.random.Generator, kinds=("gains", "losses", "mixed"), stake: float = 1000.0) -> list[Task]:
-    """n random items: stakes on a $10 grid, probabilities on a 5% grid, wealth covering any loss."""
+    """n random items: outcomes on a $10 grid, probabilities on a 5% grid, wealth covering any loss.
+
+    Half the gains (losses) gambles have a second gain (loss) instead of $0, and half the sure amounts
+    are to the cent: the profile battery asks both ("$1,000 or $300" against $166.67), so the training
+    data must too.
+    """
     tasks = []
     for _ in range(n):
         kind = kinds[rng.integers(len(kinds))]
         p = float(rng.integers(1, 20)) / 20
         high = float(rng.integers(1, stake / 10 + 1) * 10)
-        if kind == "gains":
-            gamble = Lottery.binary(p, high, 0.0)
-        elif kind == "losses":
-            gamble = Lottery.binary(p, -high, 0.0)
-        else:
+        if kind == "mixed":
             gamble = Lottery.binary(p, high, -float(rng.integers(1, stake / 10 + 1) * 10))
+        else:
+            other = float(rng.integers(0, high / 10) * 10) if rng.integers(2) else 0.0  # below high
+            gamble = Lottery.binary(p, high, other) if kind == "gains" else Lottery.binary(p, -high, -other + 0.0)
         lo, hi = min(gamble.outcomes), max(gamble.outcomes)
-        sure = 0.0 if kind == "mixed" else float(np.round(rng.uniform(lo, hi) / 10) * 10)
+        if kind == "mixed":
+            sure = 0.0
+        elif rng.integers(2):
+            sure = float(np.round(rng.uniform(lo, hi), 2))
+        else:
+            sure = float(np.round(rng.uniform(lo, hi) / 10) * 10)
         wealth = stake + max(0.0, -lo)
         tasks.append(make(gamble, sure, wealth, sure_first=bool(rng.integers(2))))
     return tasks
