@@ -141,6 +141,37 @@ def data(
                   + (f", {len(held_out)} held-out items to eval.jsonl" if held_out else ""), soft_wrap=True)
 
 
+@app.command()
+def align(
+    preference: str = typer.Option(None, help="Target preference, e.g. crra:r=2, pt:alpha=0.88,lambda=2.25, "
+                                   "moralis:kappa=0.5, fs:alpha=0.85,beta=0.315."),
+    model: str = typer.Option(None, help="`default` (the default), a Hugging Face id or a local folder."),
+    out: Path = typer.Option(None, help="Output folder (default: runs/align-<model>-<preference>)."),
+    config: Path = typer.Option(None, "--config", help="Run config (YAML, recipes/align_*.yaml); flags override it."),
+    n: int = typer.Option(None, help="Training items (default 1500)."),
+    seed: int = typer.Option(None, help="Seed of the data, training and profiles (default 0)."),
+    quick: bool = typer.Option(None, "--quick/--full", help="Short or full risk battery for both profiles (default full)."),
+):
+    """Profile MODEL, fine-tune it on direct decisions of PREFERENCE, profile it again, and report before / after /
+    target with a verdict (resumable: run it again to continue)."""
+    from econalign.align import run_align
+    from econalign.training import AlignRunConfig
+    from econalign.training.config import load_config, validate
+
+    given = {"preference": preference, "model": model, "output_dir": out, "seed": seed, "quick": quick}
+    raw = load_config(config, AlignRunConfig).model_dump(exclude_unset=True) if config else {}
+    raw.update({k: v for k, v in given.items() if v is not None})
+    if n is not None:
+        raw["data"] = {**raw.get("data", {}), "n": n}
+    if "preference" not in raw:
+        raise EconalignError("give the target with --preference (or in --config)")
+    raw.setdefault("output_dir", Path("runs") / slug(f"align-{raw.get('model', 'default')}-{raw['preference']}"))
+    run = validate(AlignRunConfig, raw, "align settings")
+    summary = run_align(run, say=lambda line: typer.echo(line))
+    typer.echo(summary["verdict"]["line"])
+    typer.echo(f"wrote {run.output_dir}/summary.json, report.html and plots")
+
+
 calculator = typer.Typer(help="The safe calculator tool used in agent rollouts.", no_args_is_help=True)
 app.add_typer(calculator, name="calculator")
 

@@ -223,21 +223,23 @@ def timings_line(t: dict) -> str:
 
 
 def html_page(title: str, facts: list[tuple[str, object]], tables: dict[str, pd.DataFrame], images: dict[str, str],
-              footer: str = "Per-item results: results.csv; all figures: summary.json.") -> str:
-    """One self-contained page: a fact list, tables, then images (data URIs) under their captions."""
+              footer: str = "Per-item results: results.csv; all figures: summary.json.", lead: str | None = None) -> str:
+    """One self-contained page: the lead (a verdict), a fact list, images (data URIs) under their captions, tables."""
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>econalign: {html.escape(title)}</title>",
         "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
         "table{border-collapse:collapse;font-size:13px;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
         "th{background:#f3f3f3}img{max-width:100%}dt{font-weight:bold;float:left;width:12em}dd{margin-left:13em}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1><dl>",
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p style='font-size:16px'><b>{html.escape(lead)}</b></p>" if lead else "",
+        "<dl>",
         *(f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd>" for k, v in facts),
         "</dl>",
     ]
+    for caption, uri in images.items():  # the plots first, then the tables behind them
+        parts += [f"<h2>{html.escape(caption)}</h2><img alt='{html.escape(caption)}' src='{uri}'>"]
     for name, frame in tables.items():
         parts += [f"<h2>{html.escape(name)}</h2>", frame.to_html(index=False, escape=True, border=0)]
-    for caption, uri in images.items():
-        parts += [f"<h2>{html.escape(caption)}</h2><img alt='{html.escape(caption)}' src='{uri}'>"]
     parts += [f"<p>{html.escape(footer)}</p></body></html>"]
     return "\n".join(parts)

@@ -48,7 +48,7 @@ def threshold(pedestrians: int, q: float, p: float) -> float:
 
 def generate(n: int, rng: np.random.Generator) -> list[Task]:
     return [
-        make(int(rng.integers(1, 11)), float(rng.choice([0.5, 0.8, 0.9, 1.0])),
-             float(rng.choice([0.1, 0.2, 0.5, 0.8, 1.0])), bool(rng.integers(2)))
+        make(int(rng.integers(1, 11)), float(rng.integers(5, 11)) / 10,
+             float(rng.choice([0.05, *np.arange(1, 11) / 10])), bool(rng.integers(2)))
         for _ in range(n)
     ]

@@ -168,23 +168,29 @@ def generate(n: int, rng: np.random.Generator) -> list[Task]:
 
 
 def random_game(game: str, rng: np.random.Generator) -> Task:
-    stake = float(rng.choice([10, 20, 50, 100, 200]))
+    """One game of the kind, its stakes and parameters drawn from grids wider than the social battery's."""
+    stake = float(rng.choice([10, 20, 30, 40, 50, 60, 80, 100, 120, 150, 200, 250, 300, 400, 500]))
+
+    def share(grid) -> float:
+        return round(float(rng.choice(grid)) * stake, 2)
+
     if game == "dictator":
-        return dictator(stake, float(rng.choice([1, 1.5, 2, 3, 4])))
+        return dictator(stake, float(rng.choice([1, 1.5, 2, 2.5, 3, 4, 5])))
     if game == "ultimatum_proposer":
-        return ultimatum_proposer(stake, round(float(rng.choice(OFFER_SHARES)) * stake, 2))
+        return ultimatum_proposer(stake, share(np.arange(1, 13) / 20))
     if game == "ultimatum_responder":
-        return ultimatum_responder(stake, round(float(rng.choice([0.05, *OFFER_SHARES])) * stake, 2))
+        return ultimatum_responder(stake, share([0.02, *np.arange(1, 13) / 20]))
     if game == "trust_investor":
-        return trust_investor(stake, float(rng.choice([2, 3, 4])), float(rng.choice([0.0, 0.2, 1 / 3, 0.5])))
+        return trust_investor(stake, float(rng.choice([2, 3, 4, 5])),
+                              float(rng.choice([0.0, 0.1, 0.2, 0.25, 1 / 3, 0.4, 0.5, 0.6])))
     if game == "trust_trustee":
-        return trust_trustee(stake, float(rng.choice([2, 3, 4])), round(float(rng.choice(SEND_SHARES[1:])) * stake, 2))
+        return trust_trustee(stake, float(rng.choice([2, 3, 4, 5])), share(SEND_SHARES[1:]))
     if game == "prisoners_dilemma":
-        S = float(rng.integers(0, 3))
+        S = float(rng.integers(-2, 3))
         P = S + float(rng.integers(1, 4))
         R = P + float(rng.integers(1, 5))
         T = R + float(rng.integers(1, 5))
-        return prisoners_dilemma(T, R, P, S, float(rng.choice([0.0, 0.25, 0.5, 0.75, 1.0])))
-    n = int(rng.choice([3, 4, 5]))
-    m = float(rng.choice([x for x in (1.5, 2.0, 2.5, 3.0, 4.0) if x < n]))
-    return public_goods(n, stake, m, round(float(rng.choice(CONTRIBUTE_SHARES)) * stake, 2))
+        return prisoners_dilemma(T, R, P, S, float(rng.integers(0, 11)) / 10)
+    n = int(rng.choice([3, 4, 5, 6]))
+    m = float(rng.choice([x for x in (1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0) if x < n]))
+    return public_goods(n, stake, m, share(CONTRIBUTE_SHARES))

@@ -70,6 +70,9 @@ class LoraSettings(Strict):
     alpha: int = Field(32, gt=0)
     dropout: float = Field(0.05, ge=0, lt=1)
     target_modules: list[str] | Literal["all-linear"] = "all-linear"
+    top_layers: int | None = Field(None, gt=0, description="Adapt only the last N decoder layers (null: all). "
+                                   "Back-propagation then stops below them: on a CPU about 1.6x faster per step "
+                                   "with 10 of SmolLM2-135M's 30 layers.")
 
 
 class SFTRunConfig(Strict):
@@ -148,6 +151,53 @@ class EIRunConfig(Strict):
     lora: LoraSettings | None = None
 
 
+class AlignData(Strict):
+    """Direct-decision items of the battery's formats, labelled by the target (data/decisions.py)."""
+
+    n: int = Field(1500, gt=0, description="Training items, split evenly across the shapes.")
+    noise: float = Field(0.05, ge=0, description="Logit noise of the sampled labels (0: always the target's choice).")
+    shapes: list[str] | None = Field(None, description="Item shapes (default: every shape of the preference's "
+                                     "battery); leave one out to test generalisation to it.")
+
+
+def align_training() -> TrainingConfig:
+    """Sized for `econalign align --preference crra:r=2 --model default` in under 30 minutes on 2 CPU cores."""
+    return TrainingConfig(epochs=1, learning_rate=1e-3, batch_size=16, max_length=512, warmup=0.05,
+                          lr_scheduler="cosine", logging_steps=5, save_steps=20)
+
+
+class AlignRunConfig(Strict):
+    """`econalign align`: profile, make direct-decision data, fine-tune, profile again, report against the target."""
+
+    preference: str = Field(description="The target preference, e.g. crra:r=2 or moralis:kappa=0.5.")
+    model: str = "default"
+    output_dir: Path
+    seed: int = 0
+    quick: bool = Field(False, description="The short risk battery for both profiles.")
+    batch_size: int = Field(16, gt=0, description="Prompts per forward pass when profiling.")
+    data: AlignData = Field(default_factory=AlignData)
+    training: TrainingConfig = Field(default_factory=align_training)
+    lora: LoraSettings = Field(default_factory=lambda: LoraSettings(r=16, alpha=32, dropout=0.0, top_layers=10))
+
+    @field_validator("preference")
+    @classmethod
+    def known_preference(cls, spec: str) -> str:
+        from econalign.preferences import parse_preference
+
+        try:
+            return parse_preference(spec).spec()
+        except EconalignError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("model")
+    @classmethod
+    def trainable(cls, model: str) -> str:
+        if model.startswith(("sim:", "openai:")):
+            raise ValueError(f"align fine-tunes the model's weights: {model!r} has none here; give `default`, "
+                             "a Hugging Face id or a local folder")
+        return model
+
+
 def load_config(path: Path, kind: type[Strict] = SFTRunConfig):
     """The run config in YAML file `path`; any problem is one EconalignError line naming the file."""
     path = Path(path)
@@ -163,10 +213,15 @@ def load_config(path: Path, kind: type[Strict] = SFTRunConfig):
         raise EconalignError(f"config {path} is not valid YAML{line}: {getattr(exc, 'problem', None) or exc}") from None
     if not isinstance(raw, dict):
         raise EconalignError(f"config {path} must be a YAML mapping of keys to values")
+    return validate(kind, raw, f"config {path}")
+
+
+def validate(kind: type[Strict], raw: dict, where: str):
+    """`raw` as a `kind` config; any problem is one EconalignError line starting with `where`."""
     try:
         return kind.model_validate(raw)
     except ValidationError as exc:
-        raise EconalignError(f"config {path}: {summarise(exc)}") from None
+        raise EconalignError(f"{where}: {summarise(exc)}") from None
 
 
 def summarise(exc: ValidationError) -> str:

@@ -85,7 +85,7 @@ def build_trainer(config: GRPORunConfig):
     )
     rollout = calculator_rollout_func(g.max_turns) if g.calculator else None
     return GRPOTrainer(model=model, reward_funcs=[REWARDS[n] for n in names], args=args, train_dataset=dataset,
-                       processing_class=tokenizer, peft_config=lora_config(config.lora), rollout_func=rollout)
+                       processing_class=tokenizer, peft_config=lora_config(config.lora, model), rollout_func=rollout)
 
 
 def train_grpo(config: GRPORunConfig, resume: bool = True) -> GRPOResult:

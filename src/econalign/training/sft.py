@@ -76,14 +76,30 @@ def run_training(config, build, resume: bool) -> Run:
                save_model(trainer, out / "model"), adapter_dir)
 
 
-def lora_config(settings):
-    """peft's LoraConfig of a run's `lora:` settings (None: full fine-tuning)."""
+def lora_config(settings, model):
+    """peft's LoraConfig of a run's `lora:` settings for `model` (None: full fine-tuning)."""
     from peft import LoraConfig
 
     if settings is None:
         return None
+    targets, layers = settings.target_modules, None
+    if settings.top_layers:
+        depth = model.config.num_hidden_layers
+        if settings.top_layers > depth:
+            raise EconalignError(f"lora.top_layers is {settings.top_layers} but the model has {depth} layers")
+        layers = list(range(depth - settings.top_layers, depth))
+        if targets == "all-linear":  # peft takes a layer subset only with named modules
+            targets = linear_module_names(model)
     return LoraConfig(r=settings.r, lora_alpha=settings.alpha, lora_dropout=settings.dropout,
-                      target_modules=settings.target_modules, task_type="CAUSAL_LM")
+                      target_modules=targets, layers_to_transform=layers, task_type="CAUSAL_LM")
+
+
+def linear_module_names(model) -> list[str]:
+    """The names of the decoder's linear layers (q_proj, ..., down_proj in Llama), as "all-linear" means them."""
+    import torch
+
+    return sorted({name.rsplit(".", 1)[-1] for name, module in model.named_modules()
+                   if isinstance(module, torch.nn.Linear) and name != "lm_head" and not name.endswith(".lm_head")})
 
 
 def train_sft(config: SFTRunConfig, resume: bool = True) -> SFTResult:
@@ -144,7 +160,7 @@ def build_trainer(config: SFTRunConfig):
         args=args,
         train_dataset=dataset,
         processing_class=tokenizer,
-        peft_config=lora_config(config.lora),
+        peft_config=lora_config(config.lora, model),
     )
     if len(trainer.train_dataset) == 0:  # TRL drops examples whose answer lies wholly past max_length
         raise EconalignError(

@@ -1,0 +1,203 @@
+"""Direct-decision SFT data: the batteries' own questions, answered with the option a target preference picks.
+
+The model in training sees exactly what `econalign profile` scores from next-token logits: the
+chat template, the battery's wording (a gamble against a sure amount with either option listed
+first, Holt–Laury rows, lettered game menus in both orders) and, as the whole answer, one option
+word or letter. The items are new: stakes, probabilities, prizes, wealth and payoffs are drawn
+around the battery's, and any draw that is the same decision as a battery item (whatever the
+order of its options) is thrown away and counted, so no battery item reaches training.
+
+Labels are sampled from the target's contextual-utility logit (preferences/choice.py) at `noise`
+(default 0.05, in units of the menu's utility range). Near the target's indifference point the
+answers are then mixed in the proportions the target's own choice probabilities have, so a
+trained model learns the slope of the target's choice curve, not just the side of a step; far
+from it the label is the target's choice. The estimators fit the same model, so the noise the
+data carries is the noise they should find.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Sequence
+from functools import cache
+
+import numpy as np
+
+from econalign import EconalignError
+from econalign.preferences import Lottery, RiskPreference, parse_preference
+from econalign.preferences.social import SocialPreference
+from econalign.tasks import dilemma, gamble, games, holt_laury
+from econalign.tasks.base import Task
+from econalign.tasks.social import reversed_menu
+
+RISK_SHAPES = ("gains", "losses", "mixed", "holt_laury")
+SOCIAL_SHAPES = (*games.GAMES, "dilemma")
+DEFAULT_NOISE = 0.05
+# Stakes around the battery's $1,000 (drawn a quarter of the time): CRRA with wealth tied to the stake and
+# prospect theory with alpha = beta are scale-free, so every stake teaches the same rule.
+STAKES = (100, 200, 250, 300, 400, 500, 600, 750, 800, 1200, 1500, 2000, 2500, 3000, 4000, 5000)
+HL_SCALES = (0.5, 2, 3, 4, 5, 10, 15, 25, 30, 40, 50, 100)  # the battery asks 1x and 20x
+MAX_DRAWS = 50  # per item wanted, before giving up
+
+
+def shapes_for(pref, shapes: Sequence[str] | None = None) -> list[str]:
+    """The shapes asked for (default: all of the preference's kind), checked against its kind."""
+    own = RISK_SHAPES if isinstance(pref, RiskPreference) else SOCIAL_SHAPES
+    chosen = list(dict.fromkeys(shapes or own))
+    wrong = [s for s in chosen if s not in own]
+    if wrong or not chosen:
+        raise EconalignError(f"unknown shape {', '.join(wrong) or '(none given)'} for {pref.spec()}; "
+                             f"use some of {', '.join(own)}")
+    return chosen
+
+
+def stake(rng: np.random.Generator) -> float:
+    return 1000.0 if rng.random() < 0.25 else float(rng.choice(STAKES))
+
+
+def wealth_for(base: float, rng: np.random.Generator, lower: bool = True) -> float:
+    """The battery's wealth rule most of the time, another multiple of it otherwise (wealth is stated;
+    never lower where a loss could then exceed it)."""
+    return base if rng.random() < 0.75 else base * float(rng.choice([0.5, 2.0, 4.0] if lower else [2.0, 4.0]))
+
+
+def cents_or_dollars(x: float, rng: np.random.Generator) -> float:
+    return float(np.round(x, 2)) if rng.integers(2) else float(np.round(x))
+
+
+def gamble_item(kind: str, rng: np.random.Generator) -> Task:
+    """A sure amount against a two-outcome gamble, in the battery's proportions: gains p x S else a smaller
+    prize (wealth S), losses p x -S else a smaller loss (wealth 2S), mixed +G / -L against $0 (wealth S + L)."""
+    s = stake(rng)
+    sure_first = bool(rng.integers(2))
+    if kind == "mixed":
+        p = 0.5 if rng.random() < 0.8 else float(rng.integers(6, 15)) / 20
+        loss = max(10.0, float(np.round(s * rng.uniform(0.05, 1.0), -1)))
+        gain = max(10.0, float(np.round(loss * rng.uniform(0.5, 5.0), -1)))
+        return gamble.make(Lottery.binary(p, gain, -loss), 0.0, wealth_for(s + loss, rng, lower=False), sure_first)
+    p = float(rng.integers(1, 20)) / 20
+    other = float(np.round(s * rng.uniform(0.05, 0.6), -1)) if rng.integers(2) else 0.0
+    sign = 1.0 if kind == "gains" else -1.0
+    g = Lottery.binary(p, sign * s, sign * other + 0.0)
+    lo, hi = sorted((sign * s, sign * other))
+    sure = cents_or_dollars(rng.uniform(lo, hi), rng)
+    return gamble.make(g, sure, wealth_for(s if kind == "gains" else 2 * s, rng, lower=kind == "gains"), sure_first)
+
+
+def holt_laury_item(rng: np.random.Generator) -> Task:
+    return holt_laury.make(int(rng.integers(1, holt_laury.ROWS + 1)), float(rng.choice(HL_SCALES)))
+
+
+def social_item(shape: str, rng: np.random.Generator) -> Task:
+    task = dilemma.generate(1, rng)[0] if shape == "dilemma" else games.random_game(shape, rng)
+    return reversed_menu(task) if rng.integers(2) else task
+
+
+def draw_item(shape: str, rng: np.random.Generator) -> Task:
+    if shape in ("gains", "losses", "mixed"):
+        return gamble_item(shape, rng)
+    if shape == "holt_laury":
+        return holt_laury_item(rng)
+    return social_item(shape, rng)
+
+
+def decision_key(task: Task) -> str:
+    """What makes two items the same decision: the family, wealth, stated question and the options' contents
+    as a set (so the same choice with its options listed in the other order has the same key)."""
+    p = task.params
+    if "labels" in p:  # social menus: each option's action and its meaning
+        options = sorted([p["labels"][k], p["effects"][k]] for k in task.options)
+        return json.dumps([task.family, p["question"], options])
+    return json.dumps([task.family, task.wealth, sorted(p["options"].values())])
+
+
+@cache
+def battery_keys() -> frozenset[str]:
+    """Decision keys of every item of the risk batteries (full and quick) and the social battery."""
+    from econalign.measure.battery import risk_battery
+    from econalign.measure.social import social_battery
+
+    return frozenset(decision_key(t) for t in [*risk_battery(False), *risk_battery(True), *social_battery()])
+
+
+def shape_of(task: Task) -> str:
+    return task.params.get("kind") or task.params.get("game") or task.family
+
+
+def draw_items(shapes: Sequence[str], n: int, rng: np.random.Generator) -> tuple[list[Task], int]:
+    """n items split evenly across the shapes (the first get the remainder), none of them a battery item;
+    and how many battery items were drawn and thrown away."""
+    keys, items, rejected = battery_keys(), [], 0
+    for i, shape in enumerate(shapes):
+        want = n // len(shapes) + (i < n % len(shapes))
+        got = 0
+        for _ in range(MAX_DRAWS * want):
+            if got == want:
+                break
+            task = draw_item(shape, rng)
+            if decision_key(task) in keys:
+                rejected += 1
+                continue
+            items.append(task)
+            got += 1
+        if got < want:
+            raise EconalignError(f"could not draw {want} {shape} items that are not battery items")
+    return items, rejected
+
+
+def label_probabilities(pref, tasks: list[Task], noise: float) -> np.ndarray:
+    """The target's choice probabilities over each task's options (the simulated agent's, at `noise`)."""
+    from econalign.backends.sim import SimBackend
+
+    return SimBackend(pref, noise).option_probs(tasks)
+
+
+def decision_records(preference: str, n: int, seed: int = 0, noise: float = DEFAULT_NOISE,
+                     shapes: Sequence[str] | None = None, progress: Callable[[int], None] | None = None
+                     ) -> tuple[list[dict], dict]:
+    """n chat records `{"messages": [user, assistant], "task", "preference", "shape", "p_target"}` and a summary
+    (counts per shape and per answer, battery items thrown away). The same arguments give the same records."""
+    pref = parse_preference(preference)
+    if not isinstance(pref, RiskPreference | SocialPreference):
+        raise EconalignError(f"{preference} is neither a risk nor a social preference")
+    if n <= 0:
+        raise EconalignError(f"the number of items must be positive, got {n}")
+    if noise < 0:
+        raise EconalignError(f"label noise must be >= 0, got {noise}")
+    chosen = shapes_for(pref, shapes)
+    rng = np.random.default_rng(seed)
+    tasks, rejected = draw_items(chosen, n, rng)
+    probs = label_probabilities(pref, tasks, noise)
+    records = []
+    for task, p in zip(tasks, probs):
+        k = len(task.options)
+        answer = task.options[rng.choice(k, p=p[:k] / p[:k].sum())]
+        records.append({
+            "messages": [*task.messages(), {"role": "assistant", "content": answer}],
+            "task": task.to_dict(),
+            "preference": pref.spec(),
+            "shape": shape_of(task),
+            "p_target": float(p[task.options.index(answer)]),
+        })
+        if progress:
+            progress(1)
+    order = rng.permutation(len(records))
+    records = [records[i] for i in order]
+    summary = {
+        "preference": pref.spec(),
+        "n": len(records),
+        "seed": seed,
+        "noise": noise,
+        "shapes": dict(Counter(r["shape"] for r in records)),
+        "answers": dict(Counter(r["messages"][-1]["content"] for r in records)),
+        "battery_items_drawn_and_dropped": rejected,
+        "battery_items_in_data": overlap(records),
+    }
+    return records, summary
+
+
+def overlap(records: list[dict]) -> int:
+    """Records whose decision is a battery item: 0, checked on what was written, not on how it was drawn."""
+    keys = battery_keys()
+    return sum(decision_key(Task(**r["task"])) in keys for r in records)

@@ -1,0 +1,348 @@
+"""The closed loop: direct-decision data, the target comparison and verdict, retention, `econalign align` end to end."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from econalign import EconalignError
+from econalign.backends.sim import SimBackend
+from econalign.data import decisions
+from econalign.data.decisions import battery_keys, decision_key, decision_records
+from econalign.measure.battery import risk_battery
+from econalign.measure.profile import profile
+from econalign.measure.retention import heldout_text, perplexity
+from econalign.measure.social import social_battery, social_profile
+from econalign.measure.target import (
+    measured_threshold,
+    mixed_threshold,
+    risk_agreement,
+    risk_comparison,
+    social_comparison,
+    target_parameters,
+    verdict,
+)
+from econalign.preferences import Lottery, parse_preference
+from econalign.tasks import Task, games, solve
+from econalign.tasks.social import reversed_menu
+from econalign.training.config import LoraSettings
+from econalign.training.sft import lora_config
+
+ECONALIGN = Path(sys.executable).parent / "econalign"
+TARGETS = ("crra:r=2", "crra:r=-1", "pt:alpha=0.88,lambda=2.25", "moralis:kappa=0.5", "homo-kantiensis",
+           "fs:alpha=0.85,beta=0.315")
+
+
+# --- data -----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec", TARGETS)
+def test_no_battery_item_in_training_data(spec):
+    records, summary = decision_records(spec, 3000, seed=1)
+    keys = battery_keys()
+    assert summary["battery_items_in_data"] == 0
+    assert not [r for r in records if decision_key(Task(**r["task"])) in keys]
+    battery_texts = {json.dumps(t.messages()) for t in [*risk_battery(False), *risk_battery(True), *social_battery()]}
+    assert not [r for r in records if json.dumps(r["messages"][:-1]) in battery_texts]
+
+
+def test_battery_keys_catch_battery_items_in_either_order():
+    keys = battery_keys()
+    for task in risk_battery(False):
+        flipped = Task(**{**task.to_dict(), "params": {**task.params, "options": dict(reversed(task.params["options"].items()))}})
+        assert decision_key(task) in keys and decision_key(flipped) in keys
+    for task in social_battery():
+        assert decision_key(reversed_menu(task)) in keys
+    # another wealth, stake or game parameter is another decision
+    assert decision_key(games.dictator(100, 2.5)) not in keys
+    assert decision_key(games.dictator(100, 2)) in keys
+
+
+def test_a_drawn_battery_item_is_dropped_and_counted(monkeypatch):
+    plain, before = decision_records("moralis:kappa=0.5", 16, seed=0, shapes=["dictator"])
+    battery_item = social_battery()[0]
+    draws = iter([battery_item, reversed_menu(battery_item)])  # drawn first, without using the random stream
+    real = decisions.draw_item
+    monkeypatch.setattr(decisions, "draw_item", lambda shape, rng: next(draws, None) or real(shape, rng))
+    records, summary = decision_records("moralis:kappa=0.5", 16, seed=0, shapes=["dictator"])
+    assert summary["battery_items_drawn_and_dropped"] == before["battery_items_drawn_and_dropped"] + 2
+    assert summary["battery_items_in_data"] == 0 and [r["task"] for r in records] == [r["task"] for r in plain]
+
+
+def test_shapes_cover_the_batteries_in_both_orders():
+    records, summary = decision_records("crra:r=1", 800, seed=0)
+    tasks = [Task(**r["task"]) for r in records]
+    assert summary["shapes"] == {"gains": 200, "losses": 200, "mixed": 200, "holt_laury": 200}
+    gambles = [t for t in tasks if t.family == "gamble"]
+    assert {t.params["sure_first"] for t in gambles} == {True, False}
+    assert {t.params["scale"] for t in tasks if t.family == "holt_laury"}.isdisjoint({1.0, 20.0})
+    assert all(t.params["sure"] == 0 for t in gambles if t.params["kind"] == "mixed")
+    social, s = decision_records("moralis:kappa=0.5", 800, seed=0)
+    assert set(s["shapes"]) == {*games.GAMES, "dilemma"}
+    assert {bool(Task(**r["task"]).params.get("reversed")) for r in social} == {True, False}
+
+
+def test_bad_requests_are_refused():
+    with pytest.raises(EconalignError, match="unknown shape dictator"):
+        decision_records("crra:r=2", 10, shapes=["gains", "dictator"])
+    with pytest.raises(EconalignError, match="positive"):
+        decision_records("crra:r=2", 0)
+    with pytest.raises(EconalignError, match="noise"):
+        decision_records("crra:r=2", 10, noise=-1)
+
+
+def test_same_seed_same_records():
+    a, _ = decision_records("pt:alpha=0.88,lambda=2.25", 200, seed=3)
+    b, _ = decision_records("pt:alpha=0.88,lambda=2.25", 200, seed=3)
+    c, _ = decision_records("pt:alpha=0.88,lambda=2.25", 200, seed=4)
+    assert a == b and a != c
+
+
+@pytest.mark.parametrize("spec", ["crra:r=2", "fs:alpha=0.85,beta=0.315"])
+def test_noiseless_labels_are_the_targets_choices(spec):
+    pref = parse_preference(spec)
+    records, _ = decision_records(spec, 400, seed=0, noise=0.0)
+    for r in records:
+        task = solve(Task(**r["task"]), pref)
+        best = max(task.utilities.values())
+        chosen = r["messages"][-1]["content"]
+        assert task.utilities[chosen] >= best - 1e-9 * (1 + abs(best)), (task.prompt, chosen)
+
+
+def test_noisy_labels_follow_the_targets_choice_probabilities():
+    """With noise, labels are samples: their agreement with the target's optimum matches the logit model's."""
+    spec, noise = "crra:r=2", 0.1
+    records, _ = decision_records(spec, 3000, seed=0, noise=noise, shapes=["gains"])
+    tasks = [Task(**r["task"]) for r in records]
+    probs = SimBackend(parse_preference(spec), noise).option_probs(tasks)
+    chose_first = np.array([r["messages"][-1]["content"] == t.options[0] for r, t in zip(records, tasks)])
+    assert 0.2 < np.mean(np.abs(probs[:, 0] - 0.5) < 0.4) < 0.9  # many items are not certain at this noise
+    assert abs(chose_first.mean() - probs[:, 0].mean()) < 0.02
+    assert np.allclose([r["p_target"] for r in records], np.where(chose_first, probs[:, 0], probs[:, 1]))
+
+
+def test_records_render_exactly_as_the_battery_is_scored(tokenizer):
+    """The training prompt is the text the logit scorer continues; the answer is one option word or letter."""
+    from econalign.backends.hf import HFBackend
+    from econalign.training.dataset import to_prompt_completion, tokenize_record
+
+    scorer = HFBackend(None, tokenizer, "t")
+    for spec in ("crra:r=2", "moralis:kappa=0.5"):
+        records, _ = decision_records(spec, 40, seed=0)
+        for r in records:
+            task = Task(**r["task"])
+            pc = to_prompt_completion(r, "record")
+            prompt = tokenizer.apply_chat_template(pc["prompt"], add_generation_prompt=True, tokenize=False)
+            assert prompt == scorer.render(task)
+            assert r["messages"][-1]["content"] in task.options
+            tokens = tokenize_record(pc, tokenizer)
+            answer = [t for t, m in zip(tokens["input_ids"], tokens["completion_mask"]) if m]
+            assert tokenizer.decode(answer).startswith(r["messages"][-1]["content"])
+
+
+# --- target comparison and verdict -------------------------------------------------------------------------------
+
+
+def test_target_parameters():
+    assert target_parameters(parse_preference("ev")) == {"crra": {"r": 0.0}}
+    assert target_parameters(parse_preference("risk-averse")) == {"crra": {"r": 2.0}}
+    assert target_parameters(parse_preference("pt:alpha=0.88,lambda=2.25")) == {
+        "pt": {"alpha": 0.88, "lambda": 2.25, "gamma": 1.0}}
+    assert target_parameters(parse_preference("homo-economicus")) == {"moralis": {"kappa": 0.0}}
+    assert target_parameters(parse_preference("fs:alpha=0.85,beta=0.315")) == {"fs": {"alpha": 0.85, "beta": 0.315}}
+
+
+def estimate(value, ci=None):
+    return {"value": value, "se": None, "ci95": ci}
+
+
+def summary_with(model, **params):
+    return {"estimates": {model: {"params": {k: estimate(*v) for k, v in params.items()}}}}
+
+
+def rows_for(spec, before, after):
+    from econalign.measure.target import parameter_rows
+
+    return parameter_rows(target_parameters(parse_preference(spec)), before, after)
+
+
+def test_verdict_recovered_moved_not_moved():
+    before = summary_with("crra", r=(5.0,))  # on the search bound
+    inside = summary_with("crra", r=(2.2, [1.9, 2.5]))
+    covered = summary_with("crra", r=(2.5, [1.9, 3.1]))  # 0.5 off, but the interval holds 2
+    off = summary_with("crra", r=(3.0, [2.8, 3.2]))
+    unidentified = summary_with("crra", r=(2.1,))
+    bound = summary_with("crra", r=(-3.0,))
+    assert verdict(rows_for("crra:r=2", before, inside), 0.5, 0.9)["status"] == "recovered"
+    assert verdict(rows_for("crra:r=2", before, covered), 0.5, 0.9)["status"] == "recovered"
+    assert verdict(rows_for("crra:r=2", before, off), 0.5, 0.9)["status"] == "moved"
+    assert verdict(rows_for("crra:r=2", before, off), 0.5, 0.52)["status"] == "not moved"
+    assert verdict(rows_for("crra:r=2", before, unidentified), 0.5, 0.9)["status"] == "moved"
+    assert verdict(rows_for("crra:r=2", before, bound), 0.5, 0.6)["status"] == "moved"
+    line = verdict(rows_for("crra:r=2", before, off), 0.5, 0.9)["line"]
+    assert line.startswith("Moved but not recovered: CRRA r 3.00 [2.80, 3.20] (target 2, missed)")
+    assert "0.50 → 0.90" in line
+
+
+def test_verdict_every_parameter_must_come_back():
+    before = summary_with("pt", alpha=(0.4,), **{"lambda": (10.0,)}, gamma=(1.5,))
+    good = summary_with("pt", alpha=(0.85, [0.7, 1.0]), **{"lambda": (2.4, [1.8, 3.0])}, gamma=(1.05, [0.8, 1.3]))
+    bad_lambda = summary_with("pt", alpha=(0.85, [0.7, 1.0]), **{"lambda": (4.0, [3.5, 4.5])}, gamma=(1.0, [0.8, 1.2]))
+    spec = "pt:alpha=0.88,lambda=2.25"
+    assert verdict(rows_for(spec, before, good), 0.6, 0.9)["status"] == "recovered"
+    assert verdict(rows_for(spec, before, bad_lambda), 0.6, 0.9)["status"] == "moved"
+
+
+def test_a_target_on_the_bound_is_recovered_on_it():
+    before = summary_with("moralis", kappa=(0.57, [-2.0, 3.0]))
+    at_zero = summary_with("moralis", kappa=(0.0,))  # homo economicus: the estimate sits on κ = 0
+    assert verdict(rows_for("homo-economicus", before, at_zero), 0.4, 0.9)["status"] == "recovered"
+    assert verdict(rows_for("moralis:kappa=0.5", before, at_zero), 0.4, 0.9)["status"] == "moved"
+    assert verdict(rows_for("homo-kantiensis", before, at_zero), 0.4, 0.42)["status"] == "not moved"
+
+
+def test_mixed_threshold_matches_prospect_theory_in_closed_form():
+    # 0.5 G^a = 0.5 * lambda * L^a  =>  G = lambda^(1/a) L
+    pref = parse_preference("pt:alpha=0.88,lambda=2.25")
+    assert mixed_threshold(pref, 500, 1500) == pytest.approx(2.25 ** (1 / 0.88) * 500, rel=1e-6)
+    assert mixed_threshold(parse_preference("ev"), 100, 1100) == pytest.approx(100, rel=1e-6)
+    # CRRA r = 2 with wealth 1500, loss 500: 1/(1500 + G) = 2/1500 - 1/1000  =>  G = 1500
+    assert mixed_threshold(parse_preference("crra:r=2"), 500, 1500) == pytest.approx(1500, rel=1e-6)
+
+
+def test_measured_threshold_interpolates_the_crossing():
+    rows = pd.DataFrame({"gain": [100, 200, 300, 100, 200, 300], "y": [0.9, 0.7, 0.1, 0.9, 0.5, 0.1]})
+    # P(take) = 1 - y averaged: 0.1, 0.4, 0.9 -> crosses 0.5 a fifth of the way from 200 to 300
+    assert measured_threshold(rows) == pytest.approx(220)
+    assert measured_threshold(rows.assign(y=0.9)) is None
+
+
+def sim_profile(spec, folder, battery="risk"):
+    backend = SimBackend.from_spec(spec)
+    run = profile if battery == "risk" else social_profile
+    args = (backend, folder, True, 0, "logits") if battery == "risk" else (backend, folder, 0, "logits")
+    return run(*args), pd.read_csv(folder / "results.csv")
+
+
+def test_a_perfect_student_is_recovered_and_a_different_one_is_not(tmp_path):
+    """The comparison on real profiles: a simulated agent with the target's preference is recovered; one
+    with another preference is not, and the agreement says which is closer."""
+    from econalign.measure.align_report import read_results
+
+    target = "crra:r=2"
+    before, _ = sim_profile("sim:crra:r=-1,noise=0.05", tmp_path / "b")
+    good, _ = sim_profile(f"sim:{target},noise=0.05", tmp_path / "g")
+    other, _ = sim_profile("sim:crra:r=0.5,noise=0.05", tmp_path / "o")
+    tables = {k: read_results(tmp_path / k / "results.csv") for k in ("b", "g", "o")}
+    hit = risk_comparison(target, before, good, tables["b"], tables["g"])
+    miss = risk_comparison(target, before, other, tables["b"], tables["o"])
+    assert hit["verdict"]["status"] == "recovered"
+    assert miss["verdict"]["status"] == "moved" and not miss["parameters"][0]["recovered"]
+    assert hit["verdict"]["agreement_after"] > 0.9 > hit["verdict"]["agreement_before"]
+    assert risk_agreement(tables["g"], parse_preference(target)) > risk_agreement(tables["o"], parse_preference(target))
+    assert hit["holt_laury"][0]["after"] == hit["holt_laury"][0]["target"] == 9
+    fifty = next(c for c in hit["curves"] if c["curve"] == "50% +1,000 / 50% +0")
+    assert fifty["target"] == pytest.approx(1000 / 3, rel=1e-6)  # harmonic mean of 1,000 and 2,000, less 1,000
+    assert fifty["after"] == pytest.approx(fifty["target"], rel=0.05)
+
+
+def test_social_comparison_on_simulated_agents(tmp_path):
+    from econalign.measure.align_report import read_results
+
+    before, _ = sim_profile("sim:homo-economicus,noise=0.1", tmp_path / "b", "social")
+    after, _ = sim_profile("sim:moralis:kappa=0.5,noise=0.1", tmp_path / "a", "social")
+    tables = {k: read_results(tmp_path / k / "results.csv") for k in ("b", "a")}
+    result = social_comparison("moralis:kappa=0.5", before, after, tables["b"], tables["a"])
+    assert result["verdict"]["status"] == "recovered"
+    pd_row = next(b for b in result["behaviour"] if b["game"] == "prisoners_dilemma")
+    assert pd_row["target"] == pytest.approx(0.79, abs=0.01)  # the README's κ = 0.5 row
+
+
+# --- retention, LoRA layers -------------------------------------------------------------------------------------
+
+
+def test_perplexity_is_the_exponentiated_mean_token_loss(tiny_dir):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model, tok = AutoModelForCausalLM.from_pretrained(tiny_dir), AutoTokenizer.from_pretrained(tiny_dir)
+    text = "The river town woke slowly on market days."
+    ids = torch.tensor([[tok.bos_token_id, *tok(text, add_special_tokens=False)["input_ids"]]])
+    with torch.no_grad():
+        loss = model(input_ids=ids, labels=ids).loss.item()
+    result = perplexity(model, tok, text)
+    assert result["tokens"] == ids.shape[1] - 1
+    assert result["perplexity"] == pytest.approx(np.exp(loss), rel=1e-4)
+    assert len(heldout_text().split()) > 500
+
+
+def test_top_layers_puts_lora_on_the_last_layers_only(tiny_dir):
+    from peft import get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_dir)  # 2 layers
+    cfg = lora_config(LoraSettings(r=4, alpha=8, top_layers=1), model)
+    assert cfg.layers_to_transform == [1]
+    assert set(cfg.target_modules) == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+    adapted = {n.split(".layers.")[1].split(".")[0] for n, _ in get_peft_model(model, cfg).named_parameters()
+               if "lora_" in n}
+    assert adapted == {"1"}
+    with pytest.raises(EconalignError, match="has 2 layers"):
+        lora_config(LoraSettings(top_layers=3), model)
+
+
+# --- econalign align end to end ---------------------------------------------------------------------------------
+
+
+def align_config(tmp_path, tiny_dir, **changes) -> Path:
+    cfg = {
+        "preference": "crra:r=2", "model": str(tiny_dir), "output_dir": str(tmp_path / "run"), "quick": True,
+        "data": {"n": 24}, "training": {"max_steps": 2, "batch_size": 8, "logging_steps": 1, "save_steps": 1},
+        "lora": {"r": 4, "alpha": 8, "top_layers": 1}, **changes,
+    }
+    path = tmp_path / "align.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def cli(*args):
+    return subprocess.run([str(ECONALIGN), "align", *map(str, args)], capture_output=True, text=True, timeout=600)
+
+
+def test_align_end_to_end_and_resume(tmp_path, tiny_dir):
+    config = align_config(tmp_path, tiny_dir)
+    run = cli("--config", config)
+    assert run.returncode == 0, run.stderr[-2000:]
+    out = tmp_path / "run"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["verdict"]["status"] in ("recovered", "moved", "not moved")
+    assert summary["verdict"]["line"] in run.stdout
+    assert summary["data"]["battery_items_in_data"] == 0 and summary["training"]["global_step"] == 2
+    for side in ("before", "after"):
+        assert summary["retention"][side]["perplexity"] > 1
+        assert (out / side / "results.csv").exists()
+    html = (out / "report.html").read_text()
+    assert html.index(summary["verdict"]["line"][:40]) < html.index("<img")  # the verdict opens the report
+    assert {"curves.png", "holt_laury.png", "mixed.png"} <= {p.name for p in out.iterdir()}
+    stamp = (out / "sft" / "summary.json").stat().st_mtime
+    again = cli("--config", config)  # finished: every step is reused
+    assert again.returncode == 0 and (out / "sft" / "summary.json").stat().st_mtime == stamp
+    other = cli("--config", config, "--preference", "crra:r=1")
+    assert other.returncode == 2 and "another preference" in other.stderr and "Traceback" not in other.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--preference", "crra:r=2", "--model", "sim:crra:r=2"], "fine-tunes the model's weights"),
+    (["--preference", "crra:q=2"], "crra takes r"),
+    (["--model", "default"], "give the target with --preference"),
+    (["--preference", "crra:r=2", "--n", "0"], "data.n"),
+])
+def test_align_refuses_bad_input_in_one_line(tmp_path, args, message):
+    run = cli(*args, "--out", tmp_path / "o")
+    assert run.returncode == 2 and message in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1 and not (tmp_path / "o").exists()
