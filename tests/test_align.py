@@ -21,7 +21,6 @@ from econalign.measure.retention import heldout_text, perplexity
 from econalign.measure.social import social_battery, social_profile
 from econalign.measure.target import (
     measured_threshold,
-    mixed_threshold,
     risk_agreement,
     risk_comparison,
     social_comparison,
@@ -30,6 +29,7 @@ from econalign.measure.target import (
 )
 from econalign.preferences import Lottery, parse_preference
 from econalign.tasks import Task, games, solve
+from econalign.tasks.gamble import acceptable_gain
 from econalign.tasks.social import reversed_menu
 from econalign.training.config import LoraSettings
 from econalign.training.sft import lora_config
@@ -69,7 +69,7 @@ def test_a_drawn_battery_item_is_dropped_and_counted(monkeypatch):
     battery_item = social_battery()[0]
     draws = iter([battery_item, reversed_menu(battery_item)])  # drawn first, without using the random stream
     real = decisions.draw_item
-    monkeypatch.setattr(decisions, "draw_item", lambda shape, rng: next(draws, None) or real(shape, rng))
+    monkeypatch.setattr(decisions, "draw_item", lambda shape, pref, rng: next(draws, None) or real(shape, pref, rng))
     records, summary = decision_records("moralis:kappa=0.5", 16, seed=0, shapes=["dictator"])
     assert summary["battery_items_drawn_and_dropped"] == before["battery_items_drawn_and_dropped"] + 2
     assert summary["battery_items_in_data"] == 0 and [r["task"] for r in records] == [r["task"] for r in plain]
@@ -210,10 +210,10 @@ def test_a_target_on_the_bound_is_recovered_on_it():
 def test_mixed_threshold_matches_prospect_theory_in_closed_form():
     # 0.5 G^a = 0.5 * lambda * L^a  =>  G = lambda^(1/a) L
     pref = parse_preference("pt:alpha=0.88,lambda=2.25")
-    assert mixed_threshold(pref, 500, 1500) == pytest.approx(2.25 ** (1 / 0.88) * 500, rel=1e-6)
-    assert mixed_threshold(parse_preference("ev"), 100, 1100) == pytest.approx(100, rel=1e-6)
+    assert acceptable_gain(pref, 500, 1500) == pytest.approx(2.25 ** (1 / 0.88) * 500, rel=1e-6)
+    assert acceptable_gain(parse_preference("ev"), 100, 1100) == pytest.approx(100, rel=1e-6)
     # CRRA r = 2 with wealth 1500, loss 500: 1/(1500 + G) = 2/1500 - 1/1000  =>  G = 1500
-    assert mixed_threshold(parse_preference("crra:r=2"), 500, 1500) == pytest.approx(1500, rel=1e-6)
+    assert acceptable_gain(parse_preference("crra:r=2"), 500, 1500) == pytest.approx(1500, rel=1e-6)
 
 
 def test_measured_threshold_interpolates_the_crossing():

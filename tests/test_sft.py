@@ -24,7 +24,7 @@ from econalign.agent.format import (
 from econalign.backends import load_backend
 from econalign.data.generate import generate_dataset
 from econalign.measure.battery import risk_battery
-from econalign.training import EIRunConfig, GRPORunConfig, SFTRunConfig, load_config, train_sft
+from econalign.training import AlignRunConfig, EIRunConfig, GRPORunConfig, SFTRunConfig, load_config, train_sft
 from econalign.training.config import DataConfig
 from econalign.training.dataset import (
     load_dataset,
@@ -156,7 +156,7 @@ def test_a_saved_datasets_folder_is_read_like_jsonl(tmp_path):
 @pytest.mark.parametrize("recipe", sorted(p.name for p in (ROOT / "recipes").glob("*.yaml")))
 def test_recipes_are_valid_configs(recipe, monkeypatch):
     monkeypatch.chdir(ROOT)  # recipe paths are relative to the repository root
-    kind = {"sft": SFTRunConfig, "grpo": GRPORunConfig, "ei": EIRunConfig}[recipe.split("_")[0]]
+    kind = {"sft": SFTRunConfig, "grpo": GRPORunConfig, "ei": EIRunConfig, "align": AlignRunConfig}[recipe.split("_")[0]]
     try:
         cfg = load_config(Path("recipes") / recipe, kind)
     except EconalignError as exc:  # only its data may be missing: made by `econalign data` first

@@ -37,8 +37,11 @@ DEFAULT_NOISE = 0.05
 # Stakes around the battery's $1,000 (drawn a quarter of the time): CRRA with wealth tied to the stake and
 # prospect theory with alpha = beta are scale-free, so every stake teaches the same rule.
 STAKES = (100, 200, 250, 300, 400, 500, 600, 750, 800, 1200, 1500, 2000, 2500, 3000, 4000, 5000)
+BATTERY_PROBS = (0.1, 0.25, 0.5, 0.75, 0.9)
 HL_SCALES = (0.5, 2, 3, 4, 5, 10, 15, 25, 30, 40, 50, 100)  # the battery asks 1x and 20x
 MAX_DRAWS = 50  # per item wanted, before giving up
+NEAR_SHARE = 0.5
+BATTERY_STAKE_SHARE = 0.75
 
 
 def shapes_for(pref, shapes: Sequence[str] | None = None) -> list[str]:
@@ -53,7 +56,7 @@ def shapes_for(pref, shapes: Sequence[str] | None = None) -> list[str]:
 
 
 def stake(rng: np.random.Generator) -> float:
-    return 1000.0 if rng.random() < 0.25 else float(rng.choice(STAKES))
+    return 1000.0 if rng.random() < BATTERY_STAKE_SHARE else float(rng.choice(STAKES))
 
 
 def wealth_for(base: float, rng: np.random.Generator, lower: bool = True) -> float:
@@ -62,11 +65,12 @@ def wealth_for(base: float, rng: np.random.Generator, lower: bool = True) -> flo
     return base if rng.random() < 0.75 else base * float(rng.choice([0.5, 2.0, 4.0] if lower else [2.0, 4.0]))
 
 
-def cents_or_dollars(x: float, rng: np.random.Generator) -> float:
-    return float(np.round(x, 2)) if rng.integers(2) else float(np.round(x))
+def near(rng: np.random.Generator) -> bool:
+    """Half the items are drawn close to the target's indifference point (see the module docstring)."""
+    return rng.random() < NEAR_SHARE
 
 
-def gamble_item(kind: str, rng: np.random.Generator) -> Task:
+def gamble_item(kind: str, pref, rng: np.random.Generator) -> Task:
     """A sure amount against a two-outcome gamble, in the battery's proportions: gains p x S else a smaller
     prize (wealth S), losses p x -S else a smaller loss (wealth 2S), mixed +G / -L against $0 (wealth S + L)."""
     s = stake(rng)
@@ -74,19 +78,33 @@ def gamble_item(kind: str, rng: np.random.Generator) -> Task:
     if kind == "mixed":
         p = 0.5 if rng.random() < 0.8 else float(rng.integers(6, 15)) / 20
         loss = max(10.0, float(np.round(s * rng.uniform(0.05, 1.0), -1)))
-        gain = max(10.0, float(np.round(loss * rng.uniform(0.5, 5.0), -1)))
-        return gamble.make(Lottery.binary(p, gain, -loss), 0.0, wealth_for(s + loss, rng, lower=False), sure_first)
-    p = float(rng.integers(1, 20)) / 20
-    other = float(np.round(s * rng.uniform(0.05, 0.6), -1)) if rng.integers(2) else 0.0
+        wealth = wealth_for(s + loss, rng, lower=False)
+        ratio = rng.uniform(0.5, 5.0)
+        threshold = gamble.acceptable_gain(pref, loss, wealth, p) if near(rng) else None
+        gain = threshold * np.exp(rng.normal(0.0, 0.3)) if threshold else loss * ratio
+        return gamble.make(Lottery.binary(p, max(10.0, float(np.round(gain, -1))), -loss), 0.0, wealth, sure_first)
+    p = float(rng.choice(BATTERY_PROBS)) if rng.random() < 0.5 else float(rng.integers(1, 20)) / 20
+    other = (0.3 * s if rng.random() < 0.5 else float(np.round(s * rng.uniform(0.05, 0.6), -1))) if rng.integers(2) else 0.0
     sign = 1.0 if kind == "gains" else -1.0
     g = Lottery.binary(p, sign * s, sign * other + 0.0)
+    wealth = wealth_for(s if kind == "gains" else 2 * s, rng, lower=kind == "gains")
     lo, hi = sorted((sign * s, sign * other))
-    sure = cents_or_dollars(rng.uniform(lo, hi), rng)
-    return gamble.make(g, sure, wealth_for(s if kind == "gains" else 2 * s, rng, lower=kind == "gains"), sure_first)
+    centre = pref.certainty_equivalent(g, wealth) if near(rng) else None
+    x = rng.uniform(lo, hi) if centre is None else centre + rng.normal(0.0, 0.1 * (hi - lo))
+    return gamble.make(g, cents_or_dollars(float(np.clip(x, lo, hi)), rng), wealth, sure_first)
 
 
-def holt_laury_item(rng: np.random.Generator) -> Task:
-    return holt_laury.make(int(rng.integers(1, holt_laury.ROWS + 1)), float(rng.choice(HL_SCALES)))
+def cents_or_dollars(x: float, rng: np.random.Generator) -> float:
+    return float(np.round(x, 2)) if rng.integers(2) else float(np.round(x))
+
+
+def holt_laury_item(pref, rng: np.random.Generator) -> Task:
+    """A row of the list at another stake; near the target: its last safe row or its first risky one."""
+    scale = float(rng.choice(HL_SCALES))
+    rows = range(1, holt_laury.ROWS + 1)
+    safe = sum(pref.value(a) > pref.value(b) for a, b in (holt_laury.lotteries(k, scale) for k in rows))
+    row = int(rng.choice([k for k in (safe, safe + 1) if k in rows])) if near(rng) else int(rng.integers(1, 11))
+    return holt_laury.make(row, scale)
 
 
 def social_item(shape: str, rng: np.random.Generator) -> Task:
@@ -94,11 +112,11 @@ def social_item(shape: str, rng: np.random.Generator) -> Task:
     return reversed_menu(task) if rng.integers(2) else task
 
 
-def draw_item(shape: str, rng: np.random.Generator) -> Task:
+def draw_item(shape: str, pref, rng: np.random.Generator) -> Task:
     if shape in ("gains", "losses", "mixed"):
-        return gamble_item(shape, rng)
+        return gamble_item(shape, pref, rng)
     if shape == "holt_laury":
-        return holt_laury_item(rng)
+        return holt_laury_item(pref, rng)
     return social_item(shape, rng)
 
 
@@ -125,7 +143,7 @@ def shape_of(task: Task) -> str:
     return task.params.get("kind") or task.params.get("game") or task.family
 
 
-def draw_items(shapes: Sequence[str], n: int, rng: np.random.Generator) -> tuple[list[Task], int]:
+def draw_items(shapes: Sequence[str], n: int, pref, rng: np.random.Generator) -> tuple[list[Task], int]:
     """n items split evenly across the shapes (the first get the remainder), none of them a battery item;
     and how many battery items were drawn and thrown away."""
     keys, items, rejected = battery_keys(), [], 0
@@ -135,7 +153,7 @@ def draw_items(shapes: Sequence[str], n: int, rng: np.random.Generator) -> tuple
         for _ in range(MAX_DRAWS * want):
             if got == want:
                 break
-            task = draw_item(shape, rng)
+            task = draw_item(shape, pref, rng)
             if decision_key(task) in keys:
                 rejected += 1
                 continue
@@ -167,7 +185,7 @@ def decision_records(preference: str, n: int, seed: int = 0, noise: float = DEFA
         raise EconalignError(f"label noise must be >= 0, got {noise}")
     chosen = shapes_for(pref, shapes)
     rng = np.random.default_rng(seed)
-    tasks, rejected = draw_items(chosen, n, rng)
+    tasks, rejected = draw_items(chosen, n, pref, rng)
     probs = label_probabilities(pref, tasks, noise)
     records = []
     for task, p in zip(tasks, probs):

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import brentq
 
 from econalign.preferences import ExpectedValue, Lottery, parse_preference
 from econalign.preferences.crra import CRRA
 from econalign.preferences.prospect import ProspectTheory
 from econalign.preferences.social import FehrSchmidt, HomoMoralis
 from econalign.tasks import holt_laury
+from econalign.tasks.gamble import acceptable_gain
 
 # How far an estimate may sit from the target and still count as the target (the issue's goals).
 TOLERANCE = {("crra", "r"): 0.3, ("pt", "alpha"): 0.15, ("pt", "lambda"): 0.5, ("pt", "gamma"): 0.2,
@@ -141,17 +141,6 @@ def holt_laury_rows(before: dict, after: dict, pref) -> list[dict]:
              "after_expected": a["expected_safe_choices"], "target": target} for k, a in after["holt_laury"].items()]
 
 
-def mixed_threshold(pref, loss: float, wealth: float, p: float = 0.5) -> float | None:
-    """The gain G at which `pref` is indifferent between p x +G / (1-p) x -loss and nothing (None past 100 x loss)."""
-    def gap(gain):
-        return pref.value(Lottery.binary(p, gain, -loss), wealth) - pref.value(Lottery.sure(0.0), wealth)
-
-    hi = 100 * loss
-    if gap(hi) < 0:
-        return None
-    return brentq(gap, 0.0, hi, xtol=1e-6) if gap(0.0) < 0 else 0.0
-
-
 def measured_threshold(rows: pd.DataFrame) -> float | None:
     """The gain at which P(take the mixed gamble) crosses ½, linearly interpolated between offered gains
     (both option orders averaged); None if it never crosses from below."""
@@ -172,7 +161,7 @@ def mixed_rows(before_table: pd.DataFrame, after_table: pd.DataFrame, pref) -> l
             row = next((r for r in rows if r["loss"] == loss), None)
             if row is None:
                 wealth = float(part.wealth.iloc[0])
-                row = {"loss": float(loss), "wealth": wealth, "target": mixed_threshold(pref, float(loss), wealth)}
+                row = {"loss": float(loss), "wealth": wealth, "target": acceptable_gain(pref, float(loss), wealth)}
                 rows.append(row)
             row[key] = measured_threshold(part)
     return rows

@@ -7,6 +7,7 @@ crosses 1/2 at the certainty equivalent of the gamble (gains, losses and mixed a
 from __future__ import annotations
 
 import numpy as np
+from scipy.optimize import brentq
 
 from econalign.preferences.base import Lottery
 from econalign.tasks.base import Task, money, parse_choice, percent
@@ -104,6 +105,17 @@ def generate(n: int, rng: np.random.Generator, kinds=("gains", "losses", "mixed"
         wealth = stake + max(0.0, -lo)
         tasks.append(make(gamble, sure, wealth, sure_first=bool(rng.integers(2))))
     return tasks
+
+
+def acceptable_gain(pref, loss: float, wealth: float, p: float = 0.5) -> float | None:
+    """The gain G that makes `pref` indifferent between p x +G / (1-p) x -loss and nothing (None beyond 100 x loss)."""
+    def gap(gain):
+        return pref.value(Lottery.binary(p, gain, -loss), wealth) - pref.value(Lottery.sure(0.0), wealth)
+
+    hi = 100 * loss
+    if gap(hi) < 0:
+        return None
+    return brentq(gap, 0.0, hi, xtol=1e-6) if gap(0.0) < 0 else 0.0
 
 
 def parse(text: str) -> str | None:
