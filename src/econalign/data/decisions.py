@@ -34,7 +34,7 @@ from econalign.tasks.social import reversed_menu
 RISK_SHAPES = ("gains", "losses", "mixed", "holt_laury")
 SOCIAL_SHAPES = (*games.GAMES, "dilemma")
 DEFAULT_NOISE = 0.05
-# Stakes around the battery's $1,000 (drawn a quarter of the time): CRRA with wealth tied to the stake and
+# Stakes around the battery's $1,000 (drawn BATTERY_STAKE_SHARE of the time): CRRA with wealth tied to the stake and
 # prospect theory with alpha = beta are scale-free, so every stake teaches the same rule.
 STAKES = (100, 200, 250, 300, 400, 500, 600, 750, 800, 1200, 1500, 2000, 2500, 3000, 4000, 5000)
 BATTERY_PROBS = (0.1, 0.25, 0.5, 0.75, 0.9)
@@ -101,8 +101,8 @@ def cents_or_dollars(x: float, rng: np.random.Generator) -> float:
 def holt_laury_item(pref, rng: np.random.Generator) -> Task:
     """A row of the list at another stake; near the target: its last safe row or its first risky one."""
     scale = float(rng.choice(HL_SCALES))
+    safe = holt_laury.safe_choices(pref, scale)
     rows = range(1, holt_laury.ROWS + 1)
-    safe = sum(pref.value(a) > pref.value(b) for a, b in (holt_laury.lotteries(k, scale) for k in rows))
     row = int(rng.choice([k for k in (safe, safe + 1) if k in rows])) if near(rng) else int(rng.integers(1, 11))
     return holt_laury.make(row, scale)
 

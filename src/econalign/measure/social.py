@@ -89,9 +89,13 @@ def results_table(tasks: list[Task], records: list[dict]) -> pd.DataFrame:
 def reference_level(task: Task, spec: str) -> float:
     """The level of the preference's best option; the mean level where options tie (homo kantiensis
     is indifferent about transfers), so the listing order does not decide."""
-    u = solve(Task(**task.to_dict()), parse_preference(spec)).utilities
-    best = [o for o in task.options if u[o] >= max(u.values()) - 1e-9 * (1 + abs(max(u.values())))]
-    return float(np.mean([task.params["levels"][o] for o in best]))
+    return float(np.mean([task.params["levels"][o] for o in best_options(task, parse_preference(spec))]))
+
+
+def best_options(task: Task, pref) -> list[str]:
+    """The options the preference likes best (several where it is indifferent among them)."""
+    u = solve(Task(**task.to_dict()), pref).utilities
+    return [o for o in task.options if u[o] >= max(u.values()) - 1e-9 * (1 + abs(max(u.values())))]
 
 
 def behaviour(table: pd.DataFrame) -> dict:

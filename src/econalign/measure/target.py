@@ -110,18 +110,11 @@ def risk_agreement(table: pd.DataFrame, pref) -> float:
 
 
 def social_agreement(tasks, table: pd.DataFrame, pref) -> float:
-    """Mean probability on the target's best option(s) per menu (split evenly where the target is indifferent)."""
-    from econalign.tasks import solve
-    from econalign.tasks.base import Task
+    """Mean probability on the target's best option(s) per menu (all of them where the target is indifferent)."""
+    from econalign.measure.social import best_options
 
-    shares = []
-    for task, probs in zip(tasks, table["probs"]):
-        if probs is None:
-            continue
-        u = solve(Task(**task.to_dict()), pref).utilities
-        top = max(u.values())
-        best = [i for i, o in enumerate(task.options) if u[o] >= top - 1e-9 * (1 + abs(top))]
-        shares.append(sum(probs[i] for i in best))
+    shares = [sum(probs[task.options.index(o)] for o in best_options(task, pref))
+              for task, probs in zip(tasks, table["probs"]) if probs is not None]
     return float(np.mean(shares))
 
 

@@ -75,9 +75,9 @@ def boundary(row: int) -> float:
     return brentq(gap, -5.0, 5.0, xtol=1e-10)
 
 
-def safe_choices(preference) -> int:
+def safe_choices(preference, scale: float = 1.0) -> int:
     """Safe choices of an exact chooser: the rows where A is strictly preferred."""
-    return sum(preference.value(a) > preference.value(b) for a, b in map(lotteries, range(1, ROWS + 1)))
+    return sum(preference.value(a) > preference.value(b) for a, b in (lotteries(k, scale) for k in range(1, ROWS + 1)))
 
 
 def crra_interval(n_safe: int) -> tuple[float, float]:
