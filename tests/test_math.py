@@ -47,10 +47,29 @@ def r1(answer: str, reasoning: str = "2 + 2 = 4.") -> str:
     (" x </think> so <answer> 4 </answer>", "4", 0, 0),  # text between </think> and <answer>
     ("", "4", 0, 0),
     (r1("4" * 5000), "4", 1, 0),  # huge
+    (r1("2x+1"), "2", 1, 0),  # an expression holding the gold is not the gold
+    (r1("- 5"), "5", 1, 0),
+    (r1("- 5"), "-5", 1, 1),
+    (r1("x = 3, y = 4"), "4", 1, 0),  # several values
+    (r1("18 = 19"), "19", 1, 0),
+    (r1("x = 19"), "19", 1, 1),
+    (r1("4}{5"), "4", 1, 0),  # unbalanced: math-verify would read the first group
+    (r1("\\boxed{4} \\boxed{4}"), "4", 1, 0),
+    (r1("2ab"), "2", 1, 0),  # not a unit
 ])
 def test_r1_zero_grading(response, gold, fmt, ans):
     g = grade(response, gold)
     assert (g.format_reward, g.answer_reward, g.reward) == (fmt, ans, ans)
+
+
+def test_every_corpus_case_gets_its_recorded_reward():
+    """Generated responses (seeded) with the reward we intend and the one CS336's r1_zero_reward_fn gave;
+    every difference from CS336 carries its reason."""
+    cases = [json.loads(line) for line in (FIXTURES / "math_grader_cases.jsonl").read_text().splitlines()]
+    assert len(cases) > 500 and {c["reward"] for c in cases} == {0, 1}
+    wrong = [(c["kind"], c["response"], c["gold"]) for c in cases if grade(c["response"], c["gold"]).reward != c["reward"]]
+    assert not wrong, wrong
+    assert all(("reason" in c) == (c["reward"] != c["cs336"]) for c in cases)
 
 
 def test_question_only_grading_takes_the_last_box_or_number():
