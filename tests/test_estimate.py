@@ -152,6 +152,13 @@ def test_standard_errors_from_the_inverse_hessian():
     assert np.all(np.isnan(standard_errors(quadratic, centre, [(0.3, 1.0), (-2.0, 0.0), (0.0, 150.0)])))
 
 
+def test_fit_interval_is_wald_95():
+    f = fit("crra", PAIRS, agent("crra:r=1").choice_scores(GAMBLES).probs[:, 0])
+    lo, hi = f.interval("r")
+    assert (hi - lo) / 2 == pytest.approx(Z95 * f.se["r"])
+    assert f.to_dict()["params"]["r"]["ci95"] == (lo, hi)
+
+
 @pytest.mark.parametrize(
     "value, se, domain, expected",
     [
@@ -229,3 +236,58 @@ def test_kappa_near_zero_coverage_inside_its_domain():
     assert len(intervals) >= 10 and all(0 <= lo < hi <= 1 for lo, hi in intervals), intervals
     covered = sum(lo <= 0.05 <= hi for lo, hi in intervals)
     assert covered >= 0.75 * len(intervals), (covered, len(intervals))  # 9 of 11 here
+
+
+# ---------------------------------------------------------------- psychometric curves
+
+
+@pytest.mark.parametrize(
+    "low, high, midpoint, slope",
+    [(0.0, 1000.0, 454.9, 12.0), (0.0, 1000.0, 700.0, 30.0), (-1000.0, 0.0, -600.0, 8.0), (300.0, 1000.0, 620.0, 20.0),
+     (0.0, 1000.0, 400.0, 1.0)],  # shallow, but P(accept) still moves by 25 points
+)
+def test_fit_curve_recovers_exact_logistic(low, high, midpoint, slope):
+    sure = np.repeat(gamble.sure_grid(Lottery.binary(0.5, high, low), 9), 2)  # both orders, as in the battery
+    y = expit(slope * (sure - midpoint) / (high - low))
+    curve = fit_curve(sure, y, low, high)
+    assert curve.midpoint == pytest.approx(midpoint, abs=1e-5 * (high - low))
+    assert curve.slope == pytest.approx(slope, rel=1e-3)
+    assert curve.indifference == curve.midpoint
+    np.testing.assert_allclose(curve.predict(sure), y, atol=1e-5)
+
+
+SURE = np.linspace(55.5, 944.5, 9)
+
+
+@pytest.mark.parametrize(
+    "y",
+    [
+        np.full(9, 0.9),  # always accepts
+        np.full(9, 0.1),  # always gambles
+        np.full(9, 0.5),  # a coin flip whatever the amount
+        1 - expit(10 * (SURE - 500) / 1000),  # accepts less as the sure amount grows
+        expit(10 * (SURE - 1500) / 1000),  # would cross 1/2 beyond the best outcome
+        expit(0.05 * (SURE - 500) / 1000),  # moves by about one point over the whole range
+    ],
+    ids=["flat-0.9", "flat-0.1", "flat-0.5", "decreasing", "beyond-range", "almost-flat"],
+)
+def test_fit_curve_without_indifference_point(y):
+    assert fit_curve(SURE, y, 0.0, 1000.0).indifference is None
+
+
+def test_correlation():
+    assert correlation([1, 2, 3, 4], [2, 4, 6, 9])["pearson"] == pytest.approx(0.99437671, abs=1e-8)
+    assert correlation([1, 2, 3, 4], [2, 4, 6, 9])["spearman"] == pytest.approx(1.0)
+    assert correlation([1, 2, 3], [3, 2, 1]) == {"pearson": pytest.approx(-1.0), "spearman": pytest.approx(-1.0), "n": 3}
+    # non-finite pairs are dropped before correlating
+    assert correlation([1, 2, np.nan, 3, 4], [2, 4, 5, 6, np.inf])["n"] == 3
+
+
+@pytest.mark.parametrize(
+    "x, y",
+    [([1, 2, 3, 4], [5, 5, 5, 5]), ([7, 7, 7], [1, 2, 3]), ([1, 2], [3, 4]), ([1, np.nan, 2], [1, 2, 3])],
+    ids=["constant-y", "constant-x", "two-points", "two-finite-points"],
+)
+def test_correlation_none_when_undefined(x, y):
+    out = correlation(x, y)
+    assert out["pearson"] is None and out["spearman"] is None
