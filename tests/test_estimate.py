@@ -8,12 +8,15 @@ from scipy.special import expit
 
 from econalign.backends.sim import SimBackend
 from econalign.measure.battery import risk_battery
-from econalign.measure.estimate import MODELS, Z95, fit, hessian, standard_errors
+from econalign.measure.estimate import MODELS, Z95, fit, fit_social, hessian, standard_errors, wald_interval
 from econalign.measure.psychometric import correlation, fit_curve
 from econalign.measure.report import estimate_rows
+from econalign.measure.social import social_battery
 from econalign.preferences import Lottery
-from econalign.preferences.choice import Pairs
+from econalign.preferences.choice import Menus, Pairs, menu_probabilities
+from econalign.preferences.social import fs_weights
 from econalign.tasks import gamble
+from econalign.tasks.social import options
 
 # What `profile` estimates from: the full battery's gambles, both orders, no persona items.
 GAMBLES = [t for t in risk_battery(quick=False) if t.family == "gamble" and t.params["persona"] is None]
@@ -114,10 +117,10 @@ def test_flat_data_is_not_identified(p_accept):
         f = fit(name, PAIRS, y)
         assert all(math.isfinite(v) for v in f.params.values())
         assert all(uninformative(f, k) for k in MODELS[name].names), f.to_dict()
-        if p_accept == 0.9 and name == "crra":
-            assert f.to_dict()["params"]["r"]["ci95"] is None
+        if p_accept == 0.9 and name == "crra":  # r runs to its search bound
+            assert f.to_dict()["params"]["r"]["ci95"] is None and f.to_dict()["params"]["r"]["on_bound"]
             rows = estimate_rows({"estimates": {"crra": f.to_dict()}})
-            assert rows.loc[rows.parameter == "r", "95% CI"].item() == "not identified"
+            assert rows.loc[rows.parameter == "r", "95% CI"].item() == "on its search bound"
 
 
 # ---------------------------------------------------------------- Hessian and standard errors
@@ -141,10 +144,12 @@ def test_standard_errors_from_the_inverse_hessian():
     centre = CENTRE
     wide = [(-1e3, 1e3)] * 3
     np.testing.assert_allclose(standard_errors(quadratic, centre, wide), np.sqrt(np.diag(np.linalg.inv(A))), rtol=1e-6)
-    # an estimate on a bound has no standard error; the others keep theirs
+    # an estimate on a bound has no standard error; the others come from the Hessian over the free ones
     on_bound = [(0.3, 1.0), *wide[1:]]
     se = standard_errors(quadratic, centre, on_bound)
-    assert np.isnan(se[0]) and np.all(np.isfinite(se[1:]))
+    assert np.isnan(se[0])
+    np.testing.assert_allclose(se[1:], np.sqrt(np.diag(np.linalg.inv(A[1:, 1:]))), rtol=1e-6)
+    assert np.all(np.isnan(standard_errors(quadratic, centre, [(0.3, 1.0), (-2.0, 0.0), (0.0, 150.0)])))
 
 
 def test_fit_interval_is_wald_95():
@@ -152,6 +157,85 @@ def test_fit_interval_is_wald_95():
     lo, hi = f.interval("r")
     assert (hi - lo) / 2 == pytest.approx(Z95 * f.se["r"])
     assert f.to_dict()["params"]["r"]["ci95"] == (lo, hi)
+
+
+@pytest.mark.parametrize(
+    "value, se, domain, expected",
+    [
+        (0.5, 0.1, (-np.inf, np.inf), (0.5 - Z95 * 0.1, 0.5 + Z95 * 0.1)),
+        # log scale: se(log x) = se / x = 0.25
+        (2.0, 0.5, (0.0, np.inf), (2.0 * math.exp(-Z95 * 0.25), 2.0 * math.exp(Z95 * 0.25))),
+        (1.0, 0.5, (0.5, np.inf), (0.5 + 0.5 * math.exp(-Z95), 0.5 + 0.5 * math.exp(Z95))),
+        # logit scale: se(logit u) = se / (width u (1 - u)): 0.25 and 0.5; logit(0.2) = log(1/4), logit(0.4) = log(2/3)
+        (0.2, 0.04, (0.0, 1.0), tuple(1 / (1 + 4 * math.exp(-s * Z95 * 0.25)) for s in (-1, 1))),
+        (0.7, 0.12, (0.3, 1.3), tuple(0.3 + 1 / (1 + 1.5 * math.exp(-s * Z95 * 0.5)) for s in (-1, 1))),
+    ],
+    ids=["unbounded", "positive", "shifted", "unit", "shifted-interval"],
+)
+def test_wald_interval_on_the_domain_scale(value, se, domain, expected):
+    assert wald_interval(value, se, domain) == pytest.approx(expected, rel=1e-12)
+
+
+def test_intervals_stay_inside_the_domain():
+    # PT lambda's plain Wald interval reaches below 0 on these noisy answers (estimate 1.31, se 0.70)
+    f = fit("pt", PAIRS, sampled_choices(agent("pt:alpha=0.88,lambda=2.25", noise=0.3), seed=0))
+    value, se = f.params["lambda"], f.se["lambda"]
+    assert value - Z95 * se < 0
+    lo, hi = f.interval("lambda")
+    assert 0 < lo < value < hi
+    for name in ("alpha", "gamma", "noise"):
+        lo, hi = f.interval(name)
+        assert f.domains[name][0] < lo < f.params[name] < hi < f.domains[name][1]
+
+
+# ---------------------------------------------------------------- a parameter on its bound
+
+SOCIAL_MENUS = [list(options(t).values()) for t in social_battery()]
+
+
+def sampled_menu_choices(weights, noise: float, copies: int, seed: int) -> tuple[Menus, np.ndarray]:
+    """One-hot answers of an agent with these utility weights to `copies` runs of the social battery
+    (Fehr–Schmidt with alpha < beta, which the preference class refuses, is simulated from its weights)."""
+    menus = Menus.of(SOCIAL_MENUS * copies)
+    p = menu_probabilities(weights, menus, noise)
+    rng = np.random.default_rng(seed)
+    y = np.zeros_like(p)
+    y[np.arange(len(p)), [rng.choice(p.shape[1], p=row / row.sum()) for row in p]] = 1.0
+    return menus, y
+
+
+def test_fehr_schmidt_alpha_on_its_bound_keeps_the_other_intervals():
+    # the issue's case: FS fitted to a homo moralis agent's choice probabilities puts alpha on 0
+    y = SimBackend.from_spec("sim:moralis:kappa=0.25,noise=0.1").choice_scores(social_battery()).probs
+    f = fit_social("fs", Menus.of(SOCIAL_MENUS), y)
+    assert f.on_bound == ("alpha",) and f.params["alpha"] == 0.0
+    assert f.interval("alpha") is None and f.to_dict()["params"]["alpha"]["on_bound"]
+    assert f.se["beta"] == pytest.approx(0.113, abs=0.005) and f.se["noise"] == pytest.approx(0.046, abs=0.005)
+    rows = estimate_rows({"estimates": {"fs": f.to_dict()}}).set_index("parameter")["95% CI"]
+    assert rows["alpha"] == "on its search bound" and rows["beta"].startswith("[")
+
+
+def test_coverage_with_alpha_on_its_bound():
+    # true alpha = 0: about half the samples put the estimate on the bound; beta and noise still get
+    # intervals, and they cover the truth at about the nominal rate
+    fits = [fit_social("fs", *sampled_menu_choices(fs_weights(0.0, 0.3), 0.1, copies=1, seed=s)) for s in range(12)]
+    assert sum("alpha" in f.on_bound for f in fits) >= 3
+    for name, truth in (("beta", 0.3), ("noise", 0.1)):
+        covered = sum(f.interval(name) is not None and f.interval(name)[0] <= truth <= f.interval(name)[1] for f in fits)
+        assert covered >= 10, (name, covered)  # nominal 11.4 of 12
+
+
+def test_kappa_near_zero_coverage_inside_its_domain():
+    # kappa = 0.05: plain Wald intervals reach below 0 (seed 0: 0.004 ± 0.143); logit-scale ones stay in [0, 1]
+    backend, tasks, menus = agent("moralis:kappa=0.05", noise=0.1), social_battery(), Menus.of(SOCIAL_MENUS)
+    fits = []
+    for seed in range(12):
+        picked = [t.options.index(a) for a, t in zip(backend.generate(tasks, seed=seed), tasks)]
+        fits.append(fit_social("moralis", menus, np.eye(menus.present.shape[1])[picked]))
+    intervals = [f.interval("kappa") for f in fits if "kappa" not in f.on_bound]
+    assert len(intervals) >= 10 and all(0 <= lo < hi <= 1 for lo, hi in intervals), intervals
+    covered = sum(lo <= 0.05 <= hi for lo, hi in intervals)
+    assert covered >= 0.75 * len(intervals), (covered, len(intervals))  # 9 of 11 here
 
 
 # ---------------------------------------------------------------- psychometric curves

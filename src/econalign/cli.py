@@ -39,15 +39,15 @@ def profile(
     out: Path = typer.Option(None, help="Output folder (default: runs/<model>)."),
     quick: bool = typer.Option(False, "--quick", help="The short risk battery (about 130 items)."),
     battery: str = typer.Option("risk", help="risk: lotteries and Holt–Laury; social: games and dilemmas (72 items)."),
-    seed: int = typer.Option(0, help="Seed for sampled answers."),
+    seed: int = typer.Option(0, min=0, help="Seed for sampled answers."),
     method: str = typer.Option("logits", help="logits: next-token choice probabilities; generate: greedy answer, parsed; "
                                "agent: a calculator-agent rollout per item, its final answer parsed."),
-    batch_size: int = typer.Option(16, help="Prompts per forward pass (Hugging Face models)."),
+    batch_size: int = typer.Option(16, min=1, help="Prompts per forward pass (Hugging Face models)."),
     base_url: str = typer.Option(None, help="OpenAI-compatible endpoint for openai:NAME models."),
 ):
     """Run a battery on MODEL and write summary.json, results.csv, plots and report.html."""
     from econalign.backends import load_backend
-    from econalign.io import writable_dir
+    from econalign.io import check_writable
     from econalign.measure.profile import check_method
     from econalign.measure.profile import profile as run_profile
     from econalign.measure.social import social_profile
@@ -55,7 +55,7 @@ def profile(
     check_method(method)  # before the slow model load
     if battery not in ("risk", "social"):
         raise EconalignError(f"unknown battery {battery!r}; use risk or social")
-    out = writable_dir(out or Path("runs") / (slug(model) + ("" if battery == "risk" else f"-{battery}")))
+    out = check_writable(out or Path("runs") / (slug(model) + ("" if battery == "risk" else f"-{battery}")))
     start = time.perf_counter()
     with console.status(f"loading {escape(model)}"):
         backend = load_backend(model, batch_size=batch_size, base_url=base_url)
@@ -118,11 +118,11 @@ def data(
     preference: str = typer.Option(..., help="Target preference, e.g. crra:r=2, tk92, pt:alpha=0.88,lambda=2.25, moralis:kappa=0.5."),
     tasks: str = typer.Option("gamble,holt_laury,bet,insurance", help="Comma-separated task families (games, dilemma "
                               "for a social preference)."),
-    n: int = typer.Option(1000, help="Training items, split evenly across the families."),
+    n: int = typer.Option(1000, min=1, help="Training items, split evenly across the families."),
     mode: str = typer.Option("agentic", help="agentic: calculator tool calls; blind: the arithmetic written inline."),
-    seed: int = typer.Option(0, help="Seed: the same arguments give the same data."),
+    seed: int = typer.Option(0, min=0, help="Seed: the same arguments give the same data."),
     out: Path = typer.Option(..., help="Output folder for train.jsonl, dataset/ and eval.jsonl."),
-    eval_n: int = typer.Option(0, "--eval-n", help="Held-out items, none of them in the training set, in eval.jsonl."),
+    eval_n: int = typer.Option(0, "--eval-n", min=0, help="Held-out items, none of them in the training set, in eval.jsonl."),
 ):
     """Write synthetic reasoning traces of the exact solver for PREFERENCE (chat JSONL and a Hugging Face dataset)."""
     from rich.progress import Progress
@@ -148,8 +148,8 @@ def align(
     model: str = typer.Option(None, help="`default` (the default), a Hugging Face id or a local folder."),
     out: Path = typer.Option(None, help="Output folder (default: runs/align-<model>-<preference>)."),
     config: Path = typer.Option(None, "--config", help="Run config (YAML, recipes/align_*.yaml); flags override it."),
-    n: int = typer.Option(None, help="Training items (default 1500)."),
-    seed: int = typer.Option(None, help="Seed of the data, training and profiles (default 0)."),
+    n: int = typer.Option(None, min=1, help="Training items (default 1500)."),
+    seed: int = typer.Option(None, min=0, help="Seed of the data, training and profiles (default 0)."),
     quick: bool = typer.Option(None, "--quick/--full", help="Short or full risk battery for both profiles (default full)."),
 ):
     """Profile MODEL, fine-tune it on direct decisions of PREFERENCE, profile it again, and report before / after /
@@ -179,7 +179,7 @@ app.add_typer(calculator, name="calculator")
 @calculator.command("serve")
 def calculator_serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
-    port: int = typer.Option(8000, help="Port to listen on."),
+    port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
 ):
     """Serve POST /calculate and GET /health over HTTP until interrupted."""
     from econalign.tools.server import serve
@@ -270,16 +270,16 @@ app.add_typer(evaluation, name="eval")
 def eval_agent(
     model: str = typer.Option(..., help="`default`, a Hugging Face id or local path (e.g. a trained OUT/model)."),
     preference: str = typer.Option(..., help="The target preference the decisions are graded against."),
-    n: int = typer.Option(200, help="Held-out items to generate (ignored with --data)."),
+    n: int = typer.Option(200, min=1, help="Held-out items to generate (ignored with --data)."),
     mode: str = typer.Option("agentic", help="agentic: with the calculator tool; blind: without."),
     tasks: str = typer.Option("gamble,holt_laury,bet,insurance", help="Task families, comma-separated."),
     data: Path = typer.Option(None, help="eval.jsonl from `econalign data --eval-n`: items held out from training."),
     out: Path = typer.Option(None, help="Output folder (default: runs/eval-<model>-<mode>)."),
-    seed: int = typer.Option(0, help="Seed of the generated items and of sampling."),
-    max_turns: int = typer.Option(6, help="Generation turns per item (each tool call ends a turn)."),
-    max_new_tokens: int = typer.Option(384, help="New tokens per turn."),
+    seed: int = typer.Option(0, min=0, help="Seed of the generated items and of sampling."),
+    max_turns: int = typer.Option(6, min=1, help="Generation turns per item (each tool call ends a turn)."),
+    max_new_tokens: int = typer.Option(384, min=1, help="New tokens per turn."),
     calculator_url: str = typer.Option(None, help="Use a running `econalign calculator serve` instead of the in-process tool."),
-    batch_size: int = typer.Option(16, help="Rollouts generated together."),
+    batch_size: int = typer.Option(16, min=1, help="Rollouts generated together."),
     base_url: str = typer.Option(None, help="OpenAI-compatible endpoint for openai:NAME models."),
 ):
     """Roll out agent tasks and report tool use, format errors and decision accuracy; traces are saved."""
@@ -287,7 +287,7 @@ def eval_agent(
     from econalign.agent.format import MODES
     from econalign.backends import load_backend
     from econalign.data.generate import families, preference_for
-    from econalign.io import writable_dir
+    from econalign.io import check_writable, writable_dir
     from econalign.tools.client import CalculatorClient
 
     if mode not in MODES:
@@ -296,9 +296,10 @@ def eval_agent(
     names = list(dict.fromkeys(t.family for t in items)) if items else families(tasks.split(","))
     pref = preference_for(preference, names)
     items = items or held_out_tasks(pref.spec(), names, n, seed)
-    out = writable_dir(out or Path("runs") / slug(f"eval-{model}-{mode}"))
+    out = check_writable(out or Path("runs") / slug(f"eval-{model}-{mode}"))
     with console.status(f"loading {escape(model)}"):
         backend = load_backend(model, batch_size=batch_size, base_url=base_url)
+    writable_dir(out)  # only now that the model is known to load
     kwargs = {"calculator": CalculatorClient(calculator_url).calculate} if calculator_url else {}
     summary = evaluate_agent(
         backend, items, pref, mode, out, seed=seed, max_turns=max_turns, max_new_tokens=max_new_tokens,
@@ -320,22 +321,22 @@ def teacher(
     preference: str = typer.Option(..., help="The preference the teacher is told to have, e.g. crra:r=2, moralis:kappa=0.5."),
     questions: Path = typer.Option(..., help='JSONL of {"messages": [...]}, e.g. ../shared/data/risk-preference/questions/*.jsonl.'),
     out: Path = typer.Option(..., help="Output folder for train.jsonl (OpenAI chat fine-tuning format)."),
-    max_new_tokens: int = typer.Option(512, help="New tokens per answer."),
-    batch_size: int = typer.Option(16, help="Questions answered together (Hugging Face models)."),
+    max_new_tokens: int = typer.Option(512, min=1, help="New tokens per answer."),
+    batch_size: int = typer.Option(16, min=1, help="Questions answered together (Hugging Face models)."),
     base_url: str = typer.Option(None, help="OpenAI-compatible endpoint for openai:NAME teachers."),
 ):
     """Teacher-generated SFT data: answers under a per-preference system prompt, saved without it."""
     from econalign.backends import load_backend
     from econalign.data.teacher import read_questions, system_prompt, teacher_records
-    from econalign.io import jsonl, writable_dir, write_json, write_text
+    from econalign.io import check_writable, jsonl, writable_dir, write_json, write_text
 
     system = system_prompt(preference)  # refuses an unknown preference before the model loads
     items = read_questions(questions)
-    out = writable_dir(out)
+    out = check_writable(out)
     with console.status(f"loading {escape(teacher_model)}"):
         backend = load_backend(teacher_model, batch_size=batch_size, base_url=base_url)
     records = teacher_records(backend, items, preference, max_new_tokens)
-    write_text(out / "train.jsonl", jsonl(records))
+    write_text(writable_dir(out) / "train.jsonl", jsonl(records))
     write_json(out / "meta.json", {"teacher": backend.name, "preference": preference, "system_prompt": system,
                                    "questions": str(questions), "records": len(records)})
     console.print(f"wrote {len(records)} records to {escape(str(out))}/train.jsonl (system prompt in meta.json only)")
@@ -346,28 +347,29 @@ def judge(
     model: str = typer.Option("default", help="The model whose free-text answers are judged."),
     judge_model: str = typer.Option("default", "--judge", help="The judge: `default`, an HF id or path, or openai:NAME."),
     questions: Path = typer.Option(..., help='JSONL of {"messages": [...]}, e.g. ../shared/data/risk-preference/evals/*.jsonl.'),
-    runs: int = typer.Option(3, help="Answers per question (sampled at temperature 1 when more than one)."),
+    runs: int = typer.Option(3, min=1, help="Answers per question (sampled at temperature 1 when more than one)."),
     metrics: str = typer.Option("risk_seeking,coherence,alignment", help="Comma-separated judge metrics."),
     out: Path = typer.Option(None, help="Output folder (default: runs/judge-<model>)."),
-    seed: int = typer.Option(0, help="Seed of the sampled answers."),
-    max_new_tokens: int = typer.Option(256, help="New tokens per answer."),
-    batch_size: int = typer.Option(16, help="Prompts per batch (Hugging Face models)."),
+    seed: int = typer.Option(0, min=0, help="Seed of the sampled answers."),
+    max_new_tokens: int = typer.Option(256, min=1, help="New tokens per answer."),
+    batch_size: int = typer.Option(16, min=1, help="Prompts per batch (Hugging Face models)."),
     base_url: str = typer.Option(None, help="OpenAI-compatible endpoint for openai:NAME models or judges."),
 ):
     """Score answers 0-100 with an LLM judge (strict integers; anything else is counted as unparsed)."""
     from econalign.backends import load_backend
     from econalign.data.teacher import read_questions
-    from econalign.io import writable_dir
+    from econalign.io import check_writable, writable_dir
     from econalign.measure.judge import check_metrics, run_judge
 
     names = [m.strip() for m in metrics.split(",") if m.strip()]
     check_metrics(names)
     items = read_questions(questions)
-    out = writable_dir(out or Path("runs") / slug(f"judge-{model}"))
+    out = check_writable(out or Path("runs") / slug(f"judge-{model}"))
     with console.status(f"loading {escape(model)} and {escape(judge_model)}"):
         answering = load_backend(model, batch_size=batch_size, base_url=api_url(model, base_url))
         judging = answering if judge_model == model else load_backend(
             judge_model, batch_size=batch_size, base_url=api_url(judge_model, base_url))
+    writable_dir(out)  # only now that the models are known to load
     summary = run_judge(answering, judging, items, out, runs=runs, metrics=names, seed=seed, max_new_tokens=max_new_tokens)
     for name, m in summary["metrics"].items():
         mean = "—" if m["mean"] is None else f"{m['mean']:.1f}"
@@ -379,7 +381,7 @@ def judge(
 def serve_command(
     model: str = typer.Option("default", help="`default`, a Hugging Face id or local path (e.g. a trained OUT/model)."),
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
-    port: int = typer.Option(8001, help="Port to listen on."),
+    port: int = typer.Option(8001, min=1, max=65535, help="Port to listen on."),
 ):
     """Serve MODEL as an OpenAI-compatible API (/v1/models, /v1/chat/completions with log-probabilities,
     /v1/completions) until interrupted; use it elsewhere as --model openai:MODEL --base-url http://HOST:PORT/v1."""
@@ -398,26 +400,27 @@ def math_eval(
     model: str = typer.Option("default", help="`default`, a Hugging Face id or local path (e.g. a trained OUT/model)."),
     data: str = typer.Option("gsm8k", help="gsm8k or math (hub), any hub id, a .jsonl file, or a folder of <split>.jsonl."),
     split: str = typer.Option("test", help="Dataset split."),
-    n: int = typer.Option(200, help="The first N problems."),
+    n: int = typer.Option(200, min=1, help="The first N problems."),
     prompt: str = typer.Option("r1_zero", help="r1_zero (raw text, continues after `Assistant: <think>`) or question_only."),
     out: Path = typer.Option(None, help="Output folder (default: runs/math-<model>-<prompt>)."),
-    max_new_tokens: int = typer.Option(512, help="New tokens per answer."),
-    seed: int = typer.Option(0, help="Seed (greedy decoding: only sampling uses it)."),
-    batch_size: int = typer.Option(16, help="Problems generated together."),
+    max_new_tokens: int = typer.Option(512, min=1, help="New tokens per answer."),
+    seed: int = typer.Option(0, min=0, help="Seed (greedy decoding: only sampling uses it)."),
+    batch_size: int = typer.Option(16, min=1, help="Problems generated together."),
     base_url: str = typer.Option(None, help="OpenAI-compatible endpoint for openai:NAME models."),
 ):
     """Answer N problems, grade them (format, answer, reward) and count the three categories."""
     from econalign.backends import load_backend
-    from econalign.io import writable_dir
+    from econalign.io import check_writable, writable_dir
     from econalign.math.data import load_problems
     from econalign.math.evaluate import evaluate_math
     from econalign.math.prompts import check_prompt
 
     check_prompt(prompt)
     problems = load_problems(data, split, n)
-    out = writable_dir(out or Path("runs") / slug(f"math-{model}-{prompt}"))
+    out = check_writable(out or Path("runs") / slug(f"math-{model}-{prompt}"))
     with console.status(f"loading {escape(model)}"):
         backend = load_backend(model, batch_size=batch_size, base_url=base_url)
+    writable_dir(out)  # only now that the model is known to load
     s = evaluate_math(backend, problems, prompt, out, max_new_tokens=max_new_tokens, seed=seed, batch=batch_size,
                       data=f"{data}:{split}")
     c = s["categories"]
@@ -430,7 +433,7 @@ def math_eval(
 def math_data(
     data: str = typer.Option("gsm8k", help="As for `math eval`; its worked solutions become SFT targets."),
     split: str = typer.Option("train", help="Dataset split."),
-    n: int = typer.Option(1000, help="The first N problems."),
+    n: int = typer.Option(1000, min=1, help="The first N problems."),
     out: Path = typer.Option(..., help="Output folder for train.jsonl (r1_zero prompt/completion records)."),
 ):
     """Render worked solutions in the r1_zero format as SFT records for `econalign train sft`."""
@@ -446,12 +449,12 @@ def math_data(
 def pricing(
     model: str = typer.Option("default", help="Firm A: `default`, a Hugging Face id or path, or sim:moralis:kappa=K."),
     rival: str = typer.Option(None, help="Firm B (default: MODEL plays itself)."),
-    rounds: int = typer.Option(50, help="Rounds of simultaneous price setting."),
+    rounds: int = typer.Option(50, min=1, help="Rounds of simultaneous price setting."),
     out: Path = typer.Option(None, help="Output folder (default: runs/pricing-<model>[-<rival>])."),
-    seed: int = typer.Option(0, help="Seed of the starting prices and of sampling."),
-    history: int = typer.Option(10, help="Past rounds shown to a language-model firm."),
-    max_new_tokens: int = typer.Option(64, help="New tokens per answer."),
-    batch_size: int = typer.Option(16, help="Prompts per forward pass (Hugging Face models)."),
+    seed: int = typer.Option(0, min=0, help="Seed of the starting prices and of sampling."),
+    history: int = typer.Option(10, min=0, help="Past rounds shown to a language-model firm."),
+    max_new_tokens: int = typer.Option(64, min=1, help="New tokens per answer."),
+    batch_size: int = typer.Option(16, min=1, help="Prompts per forward pass (Hugging Face models)."),
     base_url: str = typer.Option(None, help="OpenAI-compatible endpoint for openai:NAME models."),
 ):
     """Repeated logit-demand Bertrand duopoly (Calvano et al. 2020): price paths and the collusion index."""
@@ -477,6 +480,10 @@ def main() -> None:
     except EconalignError as exc:
         errors.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(2)
+    except OSError as exc:  # a full disk, a read-only folder: files are written whole, so none is left half-written
+        where = f": {exc.filename}" if exc.filename else ""
+        errors.print(f"[red]error:[/red] {escape((exc.strerror or str(exc)) + where)}", highlight=False, soft_wrap=True)
+        sys.exit(1)
     except KeyboardInterrupt:
         errors.print("interrupted; run the same command again to resume")
         sys.exit(130)

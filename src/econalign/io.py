@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -91,6 +92,21 @@ def save_figure(fig, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     fig.savefig(tmp, format=path.suffix.lstrip("."), dpi=110, bbox_inches="tight")
     os.replace(tmp, path)
+
+
+def check_writable(path: Path) -> Path:
+    """Prove that the folder `path` could be made and written, without making anything: the check before
+    slow work whose outputs are only created once the inputs are known to be good."""
+    path = Path(path)
+    nearest = next(p for p in (path, *path.parents) if p.exists())
+    try:
+        if not nearest.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+        with tempfile.TemporaryFile(dir=nearest):
+            pass
+    except OSError as exc:
+        raise EconalignError(f"cannot write to output folder {path}: {exc.strerror or exc}") from None
+    return path
 
 
 def writable_dir(path: Path) -> Path:

@@ -1,7 +1,7 @@
 """Resumable batch work: items are processed in chunks, each saved whole as it finishes.
 
 An interrupted run, started again with the same work description, reuses the saved chunks;
-a different description (model, method, seed, items) clears them.
+a different description (model and its settings, method, seed, items) clears them.
 """
 
 from __future__ import annotations
@@ -37,13 +37,13 @@ def progress_bar() -> Progress:
 
 
 def run_chunks(items: list, work: Work, cache: Path, key: str, label: str, chunk: int = 32) -> tuple[list[dict], int]:
-    """All records, in item order, and how many came from an earlier run."""
-    cache.mkdir(parents=True, exist_ok=True)
+    """All records, in item order, and how many came from an earlier run. The cache (and the folders
+    above it) is made when the first chunk is done: a run that fails at once leaves nothing behind."""
     meta = cache / "meta.json"
-    if meta.exists() and read_json(meta).get("fingerprint") != key:
+    marked = meta.exists() and read_json(meta).get("fingerprint") == key
+    if not marked:
         for old in cache.glob("chunk-*.json"):
-            old.unlink()  # other work: nothing to reuse
-    write_json(meta, {"fingerprint": key})
+            old.unlink()  # other work, or work of unknown kind: nothing to reuse
     records: list[dict] = []
     reused = 0
     with progress_bar() as bar:
@@ -57,6 +57,10 @@ def run_chunks(items: list, work: Work, cache: Path, key: str, label: str, chunk
                 bar.advance(job, len(part))
             else:
                 done = work(part, i, lambda n: bar.advance(job, n))
+                if not marked:
+                    cache.mkdir(parents=True, exist_ok=True)
+                    write_json(meta, {"fingerprint": key})
+                    marked = True
                 write_json(path, done)
             records += done
     return records, reused

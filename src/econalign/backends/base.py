@@ -39,6 +39,10 @@ class Backend(ABC):
     ) -> list[str]:
         """Free-text answers (greedy at temperature 0), to be parsed by the task family."""
 
+    def settings(self) -> dict:
+        """What, besides the name, changes this backend's answers (resume keys include it)."""
+        return {}
+
     def render(self, task: Task) -> str:
         """The task as the raw text a language model continues."""
         raise EconalignError(f"{self.name} answers tasks directly; it does not continue text")

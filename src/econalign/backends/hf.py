@@ -52,6 +52,9 @@ class HFBackend(Backend):
             tokenizer.pad_token = tokenizer.eos_token
         return cls(lm, tokenizer, name=model, batch_size=batch_size)
 
+    def settings(self) -> dict:
+        return {"batch_size": self.batch_size}  # padding within a batch moves the logits slightly
+
     def render(self, task: Task) -> str:
         if self.tokenizer.chat_template:
             return self.tokenizer.apply_chat_template(task.messages(), tokenize=False, add_generation_prompt=True)

@@ -4,9 +4,12 @@ Choices are modelled by the contextual-utility logit of preferences/choice.py: b
 between lotteries for risk models (CRRA, PT), menus of game options for social models (homo
 moralis κ, Fehr–Schmidt α and β). Observations are choice probabilities: one-hot for sampled
 answers, or a model's choice probabilities (soft labels; each item then counts as one
-observation). Intervals are Wald 95% intervals from the observed information (numerical Hessian
-of the log-likelihood). Fehr–Schmidt is estimated without imposing α >= β, so the data can
-contradict it.
+observation). Standard errors come from the observed information (numerical Hessian of the
+log-likelihood) over the free parameters: a parameter on its search bound is held there, reported as
+on its bound, with no standard error. Intervals are Wald 95% intervals on a scale where the
+parameter's domain is the whole real line (log for a positive parameter, logit for a bounded one),
+mapped back, so they never leave the domain. Fehr–Schmidt is estimated without imposing α >= β, so
+the data can contradict it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize
+from scipy.special import expit, logit
 
 from econalign.preferences.choice import (
     Menus,
@@ -25,7 +29,7 @@ from econalign.preferences.choice import (
     menu_probabilities,
 )
 from econalign.preferences.crra import CRRA
-from econalign.preferences.prospect import ProspectTheory
+from econalign.preferences.prospect import MIN_WEIGHT_GAMMA, ProspectTheory
 from econalign.preferences.social import fs_weights, moralis_weights
 
 Z95 = 1.959963984540054
@@ -36,29 +40,34 @@ EPS = 1e-9
 class Model:
     names: tuple[str, ...]
     build: Callable  # parameters -> a RiskPreference (risk models) or utility weights (social models)
-    bounds: tuple[tuple[float, float], ...]
+    bounds: tuple[tuple[float, float], ...]  # where the search looks
     starts: tuple[tuple[float, ...], ...]
+    domains: tuple[tuple[float, float], ...]  # the values the parameter can take: intervals stay inside
 
 
+INF = np.inf
 MODELS = {
-    "crra": Model(("r",), lambda t: CRRA(t[0]), ((-3.0, 5.0),), ((-1.0,), (0.5,), (2.0,))),
+    "crra": Model(("r",), lambda t: CRRA(t[0]), ((-3.0, 5.0),), ((-1.0,), (0.5,), (2.0,)), ((-INF, INF),)),
     # beta = alpha and delta = gamma: the usual restriction that keeps the model identified.
     "pt": Model(
         ("alpha", "lambda", "gamma"),
         lambda t: ProspectTheory(alpha=t[0], lam=t[1], gamma=t[2]),
         ((0.2, 1.5), (0.2, 10.0), (0.3, 1.5)),
         tuple(itertools.product((0.5, 1.0), (1.0, 2.5), (0.6, 1.0))),
+        ((0.0, INF), (0.0, INF), (MIN_WEIGHT_GAMMA, 2.0)),
     ),
 }
 SOCIAL_MODELS = {
     # Weights, not preference objects: the Hessian steps just past the bounds, where the classes refuse.
-    "moralis": Model(("kappa",), lambda t: moralis_weights(t[0]), ((0.0, 1.0),), ((0.1,), (0.5,), (0.9,))),
+    "moralis": Model(("kappa",), lambda t: moralis_weights(t[0]), ((0.0, 1.0),), ((0.1,), (0.5,), (0.9,)),
+                     ((0.0, 1.0),)),
     "fs": Model(
         ("alpha", "beta"), lambda t: fs_weights(t[0], t[1]), ((0.0, 5.0), (0.0, 0.99)),
-        tuple(itertools.product((0.2, 1.5), (0.1, 0.6))),
+        tuple(itertools.product((0.2, 1.5), (0.1, 0.6))), ((0.0, INF), (0.0, 1.0)),
     ),
 }
 LOG_NOISE_BOUNDS = (np.log(1e-3), np.log(5.0))
+NOISE_DOMAIN = (0.0, INF)
 
 
 @dataclass
@@ -69,23 +78,40 @@ class Fit:
     n: int
     loglik: float
     converged: bool
+    domains: dict[str, tuple[float, float]]
+    on_bound: tuple[str, ...]  # estimates on a search bound: held there, no standard error
 
     def interval(self, name: str) -> tuple[float, float] | None:
         se = self.se.get(name, np.nan)
         if not np.isfinite(se):
             return None
-        return (self.params[name] - Z95 * se, self.params[name] + Z95 * se)
+        return wald_interval(self.params[name], se, self.domains[name])
 
     def to_dict(self) -> dict:
         return {
             "params": {
-                k: {"value": v, "se": nan_to_none(self.se.get(k)), "ci95": self.interval(k)}
+                k: {"value": v, "se": nan_to_none(self.se.get(k)), "ci95": self.interval(k), "on_bound": k in self.on_bound}
                 for k, v in self.params.items()
             },
             "n": self.n,
             "loglik": self.loglik,
             "converged": self.converged,
         }
+
+
+def wald_interval(value: float, se: float, domain: tuple[float, float]) -> tuple[float, float]:
+    """value ± z·se on the scale where `domain` is the real line (identity if unbounded, log(x - lo) if
+    bounded below, logit((x - lo) / (hi - lo)) if bounded on both sides), se carried over by the delta
+    method, and the ends mapped back."""
+    lo, hi = domain
+    if np.isinf(lo) and np.isinf(hi):
+        return (value - Z95 * se, value + Z95 * se)
+    if np.isinf(hi):
+        half = Z95 * se / (value - lo)
+        return (lo + (value - lo) * float(np.exp(-half)), lo + (value - lo) * float(np.exp(half)))
+    u = (value - lo) / (hi - lo)
+    half = Z95 * se / ((hi - lo) * u * (1 - u))
+    return (lo + (hi - lo) * float(expit(logit(u) - half)), lo + (hi - lo) * float(expit(logit(u) + half)))
 
 
 def nan_to_none(x):
@@ -146,18 +172,32 @@ def maximise(name: str, model: Model, f: Callable, n: int) -> Fit:
     names = (*model.names, "noise")
     params = dict(zip(names, map(float, [*theta[:-1], np.exp(theta[-1])])))
     errors = dict(zip(names, map(float, [*se[:-1], np.exp(theta[-1]) * se[-1]])))  # delta method for noise
-    return Fit(name, params, errors, n, -float(best.fun), bool(best.success))
+    domains = dict(zip(names, (*model.domains, NOISE_DOMAIN)))
+    on_bound = tuple(k for k, b in zip(names, at_bound(theta, bounds)) if b)
+    return Fit(name, params, errors, n, -float(best.fun), bool(best.success), domains, on_bound)
+
+
+def at_bound(theta: np.ndarray, bounds) -> np.ndarray:
+    return np.array([min(abs(t - lo), abs(t - hi)) < 1e-6 for t, (lo, hi) in zip(theta, bounds)])
 
 
 def standard_errors(f: Callable, theta: np.ndarray, bounds) -> np.ndarray:
-    """sqrt(diag(H^-1)); NaN where the likelihood is flat or the estimate sits on a bound."""
+    """sqrt(diag(H^-1)) of the Hessian over the free parameters, those on a bound held there; NaN for
+    the ones on a bound and wherever the likelihood is flat."""
     se = np.full(len(theta), np.nan)
-    H = hessian(f, theta)
+    free = np.flatnonzero(~at_bound(theta, bounds))
+    if not len(free):
+        return se
+
+    def restricted(x: np.ndarray) -> float:
+        t = theta.copy()
+        t[free] = x
+        return f(t)
+
     try:
-        cov = np.linalg.inv(H)
+        cov = np.linalg.inv(hessian(restricted, theta[free]))
     except np.linalg.LinAlgError:
         return se
     ok = (np.diag(cov) > 0) & np.all(np.isfinite(cov))
-    on_bound = np.array([min(abs(t - lo), abs(t - hi)) < 1e-6 for t, (lo, hi) in zip(theta, bounds)])
-    se[ok & ~on_bound] = np.sqrt(np.diag(cov)[ok & ~on_bound])
+    se[free[ok]] = np.sqrt(np.diag(cov)[ok])
     return se

@@ -141,8 +141,6 @@ def run_pricing(
     from econalign.backends import load_backend
 
     check_args(rounds, history, max_new_tokens)
-    out = writable_dir(out)
-    state = writable_dir(out / ".cache") / "pricing.json"
     model_b = model_b or model_a
     key = fingerprint("pricing", model_a, model_b, seed, market.to_dict(), history, max_new_tokens)
     start = start_prices(market, seed)
@@ -151,6 +149,8 @@ def run_pricing(
     agent_a = make_agent(model_a, market, start, history, max_new_tokens, load)
     agent_b = agent_a if model_b == model_a else make_agent(model_b, market, start, history, max_new_tokens, load)
     load_s = time.perf_counter() - began
+    out = writable_dir(out)  # only now that the models are known to load
+    state = writable_dir(out / ".cache") / "pricing.json"
     rows = saved_rounds(state, key)[:rounds]  # later rounds never change earlier ones, so a prefix is a shorter run
     resumed = len(rows)
     with progress_bar() as bar:

@@ -27,6 +27,12 @@ def check_method(method: str) -> None:
         raise EconalignError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
 
 
+def resume_key(backend: Backend, method: str, seed: int, tasks: list[Task], chunk: int) -> str:
+    """Everything that changes the saved records: model and settings, method, seed, chunk size (each chunk
+    has its own seed) and the items themselves."""
+    return fingerprint(backend.name, backend.settings(), method, seed, chunk, [t.to_dict() for t in tasks])
+
+
 def score_chunk(backend: Backend, tasks: list[Task], method: str, seed: int, advance) -> list[dict]:
     """One record per task: probs = P(each option), from logits, or one-hot from the parsed answer
     (None if unparsed) of a short greedy reply (generate) or of a calculator-agent rollout (agent);
@@ -111,9 +117,9 @@ def profile(backend: Backend, out: Path, quick: bool, seed: int, method: str, lo
     ev = ExpectedValue()
     tasks = [solve(t, ev) for t in risk_battery(quick)]
     start = time.perf_counter()
-    key = fingerprint(backend.name, method, seed, [t.id for t in tasks])
     records, reused = run_chunks(
-        tasks, lambda chunk, i, advance: score_chunk(backend, chunk, method, seed + i, advance), out / ".cache", key,
+        tasks, lambda chunk, i, advance: score_chunk(backend, chunk, method, seed + i, advance), out / ".cache",
+        resume_key(backend, method, seed, tasks, CHUNK),
         f"{method} · {backend.name}", CHUNK,
     )
     score_seconds = time.perf_counter() - start

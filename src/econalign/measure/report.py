@@ -115,7 +115,8 @@ def estimate_rows(summary: dict) -> pd.DataFrame:
                     "parameter": name,
                     "estimate": fmt(p["value"], 3),
                     "s.e.": fmt(p["se"], 3),
-                    "95% CI": f"[{fmt(ci[0], 3)}, {fmt(ci[1], 3)}]" if ci else "not identified",
+                    "95% CI": f"[{fmt(ci[0], 3)}, {fmt(ci[1], 3)}]" if ci else
+                    "on its search bound" if p.get("on_bound") else "not identified",
                     "log-lik": fmt(est["loglik"], 2),
                 }
             )

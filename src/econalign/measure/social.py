@@ -32,7 +32,7 @@ from econalign.measure.report import (  # noqa: E402
 )
 from econalign.preferences import parse_preference  # noqa: E402
 from econalign.preferences.choice import Menus  # noqa: E402
-from econalign.resume import fingerprint, run_chunks  # noqa: E402
+from econalign.resume import run_chunks  # noqa: E402
 from econalign.tasks import dilemma, games, solve  # noqa: E402
 from econalign.tasks.base import Task  # noqa: E402
 from econalign.tasks.social import options, reversed_menu  # noqa: E402
@@ -131,13 +131,13 @@ def finite(x):
 
 
 def social_profile(backend: Backend, out: Path, seed: int, method: str, load_seconds: float = 0.0) -> dict:
-    from econalign.measure.profile import score_chunk, timings
+    from econalign.measure.profile import resume_key, score_chunk, timings
 
     tasks = social_battery()
     start = time.perf_counter()
-    key = fingerprint(backend.name, "social", method, seed, [t.id for t in tasks])
     records, reused = run_chunks(
-        tasks, lambda chunk, i, advance: score_chunk(backend, chunk, method, seed + i, advance), out / ".cache", key,
+        tasks, lambda chunk, i, advance: score_chunk(backend, chunk, method, seed + i, advance), out / ".cache",
+        resume_key(backend, method, seed, tasks, CHUNK),
         f"social {method} · {backend.name}", CHUNK,
     )
     score_seconds = time.perf_counter() - start
