@@ -21,10 +21,12 @@ def invalid_field(exc: RequestValidationError) -> tuple[str | None, str]:
     return path[:MAX_CHARS] or None, error["msg"][:MAX_CHARS]
 
 
-def unicode_text(text: str) -> str:
-    """A pydantic validator: JSON may carry lone surrogates ("\\ud800"), which no tokenizer takes."""
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        raise ValueError("the text is not valid Unicode (it holds a lone surrogate)") from None
-    return text
+def unicode_text(value: str | list[str] | None) -> str | list[str] | None:
+    """A pydantic validator for a text field (or a list of texts): JSON may carry lone surrogates
+    ("\\ud800"), which no tokenizer takes and no JSON answer can hold."""
+    for text in [value] if isinstance(value, str) else value or []:
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            raise ValueError("the text is not valid Unicode (it holds a lone surrogate)") from None
+    return value
