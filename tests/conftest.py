@@ -50,22 +50,24 @@ def tokenizer(default_checkpoint):
 def make_tiny_llama(tmp_path_factory, tokenizer):
     """Build and save a tiny random Llama with the default tokenizer's vocabulary (milliseconds)."""
 
-    def make(initializer_range: float) -> Path:
+    def make(initializer_range: float, **overrides) -> Path:
+        """`overrides` replace LlamaConfig settings, e.g. max_position_embeddings."""
         torch.manual_seed(0)
-        config = LlamaConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,  # grouped-query attention, as in SmolLM2
-            max_position_embeddings=512,
-            initializer_range=initializer_range,
-            tie_word_embeddings=True,
-            bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=tokenizer.pad_token_id,
-        )
+        config = LlamaConfig(**{
+            "vocab_size": len(tokenizer),
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,  # grouped-query attention, as in SmolLM2
+            "max_position_embeddings": 512,
+            "initializer_range": initializer_range,
+            "tie_word_embeddings": True,
+            "bos_token_id": tokenizer.bos_token_id,
+            "eos_token_id": tokenizer.eos_token_id,
+            "pad_token_id": tokenizer.pad_token_id,
+            **overrides,
+        })
         path = tmp_path_factory.mktemp("tiny-llama")
         LlamaForCausalLM(config).save_pretrained(path)
         tokenizer.save_pretrained(path)

@@ -1,7 +1,7 @@
 """The OpenAI-compatible server and the API backend, on the tiny model itself (no mocks of the model).
 
 Scores through the API equal HFBackend's only when the server returns every token's log-probability,
-so these tests ask for the whole vocabulary (our server allows it; OpenAI stops at 20).
+so these tests ask for the whole vocabulary (the server's limit raised to it; OpenAI stops at 20).
 Small stub servers stand in for misbehaving endpoints: rate limits, server errors, no log-probabilities.
 """
 
@@ -45,7 +45,7 @@ FAST = {"backoff": 0.001}  # retries without waiting
 @pytest.fixture(scope="module")
 def served(tiny_backend):
     """The tiny model behind the real server; `requests` lists every path asked for."""
-    app = create_app(tiny_backend, name=NAME)
+    app = create_app(tiny_backend, name=NAME, max_top_logprobs=len(tiny_backend.tokenizer))
     requests = []
 
     @app.middleware("http")

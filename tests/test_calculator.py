@@ -1,12 +1,16 @@
 """The calculator tool: arithmetic, refusals, fuzzing, the HTTP service and client, the CLI."""
 
 import asyncio
+import contextlib
 import math
 import operator
 import socket
+import socketserver
 import string
+import struct
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -25,7 +29,7 @@ from econalign.tools.calculator import (
     evaluate,
 )
 from econalign.tools.client import AsyncCalculatorClient, CalculatorClient
-from econalign.tools.server import MAX_REQUEST_CHARS, app
+from econalign.tools.server import MAX_BODY_BYTES, MAX_REQUEST_CHARS, app
 from servers import running
 
 FAST_S = 0.25  # every refusal measured here takes well under a millisecond; this only catches hangs
@@ -350,6 +354,31 @@ def test_service_rejects_malformed_requests(service, payload):
 def test_service_rejects_invalid_json(service):
     response = httpx.post(f"{service}/calculate", content=b"{not json", headers={"content-type": "application/json"})
     assert response.status_code == 422
+    assert response.json() == {"detail": "the body is not valid JSON: Expecting property name enclosed in double quotes"
+                                          " at character 1"}
+
+
+SHORT_BYTES = 300  # a refusal names the field and the problem, never the input
+
+
+@pytest.mark.parametrize("body, detail", [
+    (b'{"expression": "\\ud800"}', "expression: Input should be a valid string, unable to parse raw data"),
+    (b'{"expression": NaN}', "expression: Input should be a valid string"),
+    (b'{"expression": -Infinity}', "expression: Input should be a valid string"),
+    (b'{"expression": "' + b"1" * (MAX_REQUEST_CHARS + 1) + b'"}', "expression: String should have at most"),
+    (b'{"expression": "1", "' + b"k" * 50_000 + b'": 1}', "kkkk"),
+], ids=["lone surrogate", "NaN", "-Infinity", "too long", "huge unknown key"])
+def test_service_refusals_are_short_and_never_echo_the_input(service, body, detail):
+    response = httpx.post(f"{service}/calculate", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert len(response.content) < SHORT_BYTES and response.json()["detail"].startswith(detail)
+
+
+def test_service_refuses_a_huge_body_before_reading_it(service):
+    body = b'{"expression": "' + b"1" * 10_000_000 + b'"}'
+    response = httpx.post(f"{service}/calculate", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 413 and len(response.content) < SHORT_BYTES
+    assert len(body) > MAX_BODY_BYTES
 
 
 def test_async_client(service):
@@ -385,6 +414,72 @@ def test_client_against_a_closed_port_returns_an_error():
             return await client.calculate("1+1")
 
     assert not asyncio.run(run()).ok
+
+
+class Dropping(socketserver.StreamRequestHandler):
+    """Reads a request, then drops the connection, except every `answer_every`-th connection of the
+    server, which gets the answer to 1+1. Drops alternate: a reset (the client's ReadError), and a
+    close without an answer (RemoteProtocolError)."""
+
+    def handle(self):
+        with self.server.lock:
+            self.server.connections += 1
+            count = self.server.connections
+        length = 0
+        while (line := self.rfile.readline()) not in (b"\r\n", b""):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        self.rfile.read(length)
+        if count % self.server.answer_every != 0:
+            if count % 2:  # linger 0: closing sends a reset
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.connection.close()
+            return
+        body = b'{"ok": true, "value": 2, "error": null, "text": "2"}'
+        self.wfile.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n"
+                         b"content-length: %d\r\n\r\n%s" % (len(body), body))
+
+
+@contextlib.contextmanager
+def dropping_service(answer_every):
+    """A real TCP server on 127.0.0.1 that drops connections; yields it and its URL."""
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Dropping)
+    server.daemon_threads, server.answer_every, server.connections = True, answer_every, 0
+    server.lock = threading.Lock()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def calculate_both_ways(url):
+    """1+1 through the blocking client, then through the async client."""
+    with CalculatorClient(url, timeout=5) as client:
+        blocking = client.calculate("1+1")
+
+    async def run():
+        async with AsyncCalculatorClient(url, timeout=5) as client:
+            return await client.calculate("1+1")
+
+    return blocking, asyncio.run(run())
+
+
+def test_clients_retry_dropped_connections():
+    with dropping_service(answer_every=3) as (server, url):
+        results = calculate_both_ways(url)
+    assert [r.value for r in results] == [2, 2]
+    assert server.connections == 6  # two dropped, then the answer, for each client
+
+
+def test_client_retries_are_bounded():
+    with dropping_service(answer_every=10**9) as (server, url):
+        results = calculate_both_ways(url)
+    assert server.connections == 6  # three attempts each
+    for result in results:
+        assert not result.ok and result.error.startswith(f"calculator request to {url} failed")
 
 
 # ---------------------------------------------------------------- CLI

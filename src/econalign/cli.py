@@ -382,13 +382,21 @@ def serve_command(
     model: str = typer.Option("default", help="`default`, a Hugging Face id or local path (e.g. a trained OUT/model)."),
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8001, min=1, max=65535, help="Port to listen on."),
+    max_top_logprobs: int = typer.Option(
+        20, min=0, help="Most top_logprobs a request may ask for (20, as OpenAI; the vocabulary size for exact "
+        "API scores, at the cost of large responses)."),
 ):
     """Serve MODEL as an OpenAI-compatible API (/v1/models, /v1/chat/completions with log-probabilities,
-    /v1/completions) until interrupted; use it elsewhere as --model openai:MODEL --base-url http://HOST:PORT/v1."""
+    /v1/completions) until interrupted; use it elsewhere as --model openai:MODEL --base-url http://HOST:PORT/v1.
+
+    Requests are answered one at a time, in arrival order (no batching across requests); a request
+    whose client disconnects stops at its next token, and a prompt longer than the model's context
+    is refused (400). SIGTERM or Ctrl-C stops the generation in progress and exits within seconds.
+    """
     from econalign.serve import serve
 
     console.print(f"serving {escape(model)} on http://{host}:{port}/v1 (model name: {escape(model)})")
-    serve(model, host, port)
+    serve(model, host, port, max_top_logprobs)
 
 
 math_app = typer.Typer(help="Math reasoning with verifiable rewards (GSM8K / MATH).", no_args_is_help=True)

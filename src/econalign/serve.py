@@ -2,27 +2,48 @@
 OpenAI-compatible server on 127.0.0.1, for OpenAI clients and `openai:NAME` backends.
 
 Endpoints: GET /v1/models, POST /v1/chat/completions (the model's chat template, log-probabilities
-with top alternatives), POST /v1/completions (raw prompt text). Requests run one at a time, under
-a lock around the model: correctness over throughput. Log-probabilities are the log-softmax of the
-model's own logits (before temperature), and `top_logprobs` may go up to the whole vocabulary.
-Besides `finish_reason`, each choice says which stop string ended it in `stop_reason`, as vLLM does.
+with top alternatives), POST /v1/completions (raw prompt text). The model answers one request at a
+time, in arrival order, in its own thread (no batching across requests: each has its own seed,
+sampling settings and stop strings); the event loop stays free meanwhile. A request whose client
+disconnects stops generating at its next token, and one still waiting never runs; on SIGTERM or
+SIGINT the request being generated stops too and is answered 503, as are those waiting.
+Log-probabilities are the log-softmax of the model's own logits (before temperature); `top_logprobs`
+goes up to 20 as at OpenAI, unless the server is started with a higher limit.
+Refusals are OpenAI's: 400 with {"error": {"message", "type", "param", "code"}}, never the input
+echoed back; a prompt that leaves no room in the model's context for the completion is refused
+with code `context_length_exceeded`. Besides `finish_reason`, each choice says which stop string
+ended it in `stop_reason`, as vLLM does.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Annotated
 
+import torch
 import uvicorn
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
+from transformers import StoppingCriteria, StoppingCriteriaList
 
 from econalign.backends.hf import HFBackend
+from econalign.http_errors import invalid_field, unicode_text
 
-DEFAULT_MAX_TOKENS = 256
+DEFAULT_MAX_TOKENS = 256  # when a request names none, and the context has room for them
 MAX_N = 128
+MAX_TOP_LOGPROBS = 20  # OpenAI's limit
+SHUTDOWN_GRACE_S = 5  # then uvicorn cancels what still runs (a prompt's forward pass cannot stop)
+
+Text = Annotated[str, AfterValidator(unicode_text)]
+Texts = Annotated[str | list[str], AfterValidator(unicode_text)]  # one validator: no union member in errors
 
 
 class Sampling(BaseModel):
@@ -32,8 +53,8 @@ class Sampling(BaseModel):
     max_tokens: int | None = Field(None, ge=1)
     temperature: float = Field(1.0, ge=0, le=2)
     top_p: float = Field(1.0, gt=0, le=1)
-    seed: int | None = None
-    stop: str | list[str] | None = None
+    seed: int | None = Field(None, ge=-(2**63), lt=2**64)  # what torch.manual_seed takes
+    stop: Texts | None = None
     n: int = Field(1, ge=1, le=MAX_N)
     stream: bool = False
 
@@ -42,8 +63,8 @@ class Sampling(BaseModel):
 
 
 class Message(BaseModel):
-    role: str
-    content: str
+    role: Text
+    content: Text
 
 
 class ChatRequest(Sampling):
@@ -54,39 +75,116 @@ class ChatRequest(Sampling):
 
 
 class CompletionRequest(Sampling):
-    prompt: str | list[str]
+    prompt: Texts
+
+
+class Refused(HTTPException):
+    """A refusal in OpenAI's terms: `param` is the request field at fault, `code` the kind of fault."""
+
+    def __init__(self, status: int, message: str, param: str | None = None, code: str | None = None):
+        super().__init__(status, message)
+        self.param, self.code = param, code
+
+
+def error(status: int, message: str, param: str | None = None, code: str | None = None) -> JSONResponse:
+    """Errors in OpenAI's shape, whose clients show `error.message`."""
+    kind = "invalid_request_error" if status < 500 else "server_error"
+    return JSONResponse({"error": {"message": message, "type": kind, "param": param, "code": code}}, status)
+
+
+def context_length(backend: HFBackend) -> int:
+    """Tokens the model can attend to: its position limit, else what its tokenizer states."""
+    config = backend.model.config.get_text_config()
+    return getattr(config, "max_position_embeddings", None) or backend.tokenizer.model_max_length
+
+
+class Halt(StoppingCriteria):
+    """Ends every sequence at the next token once `halted()` is true."""
+
+    def __init__(self, halted: Callable[[], bool]):
+        self.halted = halted
+
+    def __call__(self, input_ids, scores, **kwargs):
+        return torch.full((input_ids.shape[0],), self.halted(), dtype=torch.bool, device=input_ids.device)
+
+
+async def set_on_disconnect(request: Request, left: threading.Event) -> None:
+    # The body is read, so the next message the server sends the app is the disconnect.
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+    left.set()
 
 
 class Generator:
-    """The model behind the lock; every token's text decoded once, for log-probability entries."""
+    """The model in its own thread; every token's text decoded once, for log-probability entries."""
 
     def __init__(self, backend: HFBackend):
-        self.backend, self.lock = backend, threading.Lock()
+        self.backend, self.context = backend, context_length(backend)
+        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="econalign-model")
+        self.closing = threading.Event()  # set on SIGTERM or SIGINT
         tokenizer, config = backend.tokenizer, backend.model.generation_config
         self.pieces = tokenizer.batch_decode([[i] for i in range(len(tokenizer))])
         eos = config.eos_token_id if isinstance(config.eos_token_id, list) else [config.eos_token_id]
         self.ends = {i for i in [*eos, tokenizer.eos_token_id, tokenizer.pad_token_id] if i is not None}
 
-    def run(self, prompt: str, req: Sampling, max_tokens: int, top_logprobs: int | None = None) -> tuple[list, int]:
-        """`req.n` choices for one prompt (with per-token log-probabilities if `top_logprobs` is not None),
-        and the prompt's length in tokens."""
-        import torch
+    async def run(self, request: Request, job: Callable[[Callable[[], bool]], object]):
+        """`job(halted)` in the model's thread once the requests before it are done; `halted()` turns
+        true when the client disconnects or the server shuts down."""
+        left = threading.Event()
+        listener = asyncio.create_task(set_on_disconnect(request, left))
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.worker, self.guarded, job, left)
+        finally:  # also when cancelled: uvicorn cancels what still runs after SHUTDOWN_GRACE_S
+            left.set()
+            listener.cancel()
 
+    def guarded(self, job, left: threading.Event):
+        """`job`'s answer, unless the client left or the server is closing (then `job` never starts
+        or stops at its next token)."""
+
+        def halted() -> bool:
+            return left.is_set() or self.closing.is_set()
+
+        result = None if halted() else job(halted)
+        if self.closing.is_set():
+            raise Refused(503, "the server is shutting down")
+        if left.is_set():  # the answer would reach no one
+            raise Refused(499, "the client closed the request")
+        return result
+
+    def encode(self, text: str, max_tokens: int | None, param: str) -> tuple[list[int], int]:
+        """The prompt's token ids and how many tokens to generate after them, within the context."""
+        ids = self.backend.tokenizer(text, add_special_tokens=False)["input_ids"]
+        room = self.context - len(ids)
+        wanted = max_tokens or max(1, min(DEFAULT_MAX_TOKENS, room))
+        if wanted > room:
+            raise Refused(
+                400, f"This model's maximum context length is {self.context} tokens. However, you requested "
+                f"{len(ids) + wanted} tokens ({len(ids)} in the {param}, {wanted} in the completion). "
+                f"Please reduce the length of the {param} or completion.",
+                param=param, code="context_length_exceeded",
+            )
+        return ids, wanted
+
+    def complete(self, prompt: tuple[list[int], int], req: Sampling, halted, top_logprobs: int | None = None):
+        """`req.n` choices for one encoded prompt (with per-token log-probabilities if `top_logprobs` is
+        not None), and the prompt's length in tokens."""
+        ids, max_tokens = prompt
         sampling = {"temperature": req.temperature, "top_p": req.top_p} if req.temperature > 0 else {}
         copies = req.n if sampling else 1  # greedy answers are all the same
         model, tokenizer = self.backend.model, self.backend.tokenizer
-        with self.lock, torch.inference_mode():
+        with torch.inference_mode():
             if req.seed is not None:
                 torch.manual_seed(req.seed)
-            enc = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(model.device)
             out = model.generate(
-                **enc, max_new_tokens=max_tokens, num_return_sequences=copies, do_sample=bool(sampling),
-                stop_strings=req.stops() or None, tokenizer=tokenizer, pad_token_id=tokenizer.pad_token_id,
+                input_ids=torch.tensor([ids], device=model.device), attention_mask=torch.ones(1, len(ids),
+                dtype=torch.long, device=model.device), max_new_tokens=max_tokens, num_return_sequences=copies,
+                do_sample=bool(sampling), stop_strings=req.stops() or None, tokenizer=tokenizer,
+                pad_token_id=tokenizer.pad_token_id, stopping_criteria=StoppingCriteriaList([Halt(halted)]),
                 output_logits=top_logprobs is not None, return_dict_in_generate=True, **sampling,
             )
-            width = enc["input_ids"].shape[1]
-            choices = [self.choice(out, row, width, req.stops(), top_logprobs) for row in range(copies)]
-        return choices * (req.n // copies), width
+            choices = [self.choice(out, row, len(ids), req.stops(), top_logprobs) for row in range(copies)]
+        return choices * (req.n // copies), len(ids)
 
     def choice(self, out, row: int, width: int, stops: list[str], top_logprobs: int | None) -> dict:
         ids = out.sequences[row, width:].tolist()
@@ -105,8 +203,6 @@ class Generator:
                 "tokens": len(ids) + (end is not None), "logprobs": logprobs}
 
     def logprob_entry(self, logits, token: int, k: int) -> dict:
-        import torch
-
         logp = torch.log_softmax(logits.float(), dim=-1)
         values, ids = logp.topk(min(k, len(self.pieces)))
         top = [self.token(i, v) for i, v in zip(ids.tolist(), values.tolist())]
@@ -123,25 +219,30 @@ def usage(prompt_tokens: int, choices: list[dict]) -> dict:
     return {"prompt_tokens": prompt_tokens, "completion_tokens": completion, "total_tokens": prompt_tokens + completion}
 
 
-def create_app(backend: HFBackend, name: str | None = None) -> FastAPI:
-    """The server for a loaded model, answering to `name` (default: the backend's name)."""
+def create_app(backend: HFBackend, name: str | None = None, max_top_logprobs: int = MAX_TOP_LOGPROBS) -> FastAPI:
+    """The server for a loaded model, answering to `name` (default: the backend's name); its
+    Generator is `app.state.generator`."""
     name = name or backend.name
     generator = Generator(backend)
     app = FastAPI(title="econalign model server", version="1")
+    app.state.generator = generator
 
     @app.exception_handler(HTTPException)
-    async def openai_error(request: Request, exc: HTTPException) -> JSONResponse:
-        """Errors in OpenAI's shape, whose clients show `error.message`."""
-        body = {"error": {"message": exc.detail, "type": "invalid_request_error", "param": None, "code": None}}
-        return JSONResponse(body, status_code=exc.status_code)
+    async def refused(request: Request, exc: HTTPException) -> JSONResponse:
+        return error(exc.status_code, exc.detail, getattr(exc, "param", None), getattr(exc, "code", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        field, message = invalid_field(exc)
+        return error(400, f"invalid {field}: {message}" if field else message, field)
 
     def check(req: Sampling) -> None:
         if req.model != name:
-            raise HTTPException(404, f"this server serves {name!r}, not {req.model!r}")
+            raise Refused(404, f"this server serves {name!r} only", "model", "model_not_found")
         if req.stream:
-            raise HTTPException(400, "streaming is not supported")
+            raise Refused(400, "streaming is not supported", "stream")
         if "" in req.stops():
-            raise HTTPException(400, "stop strings must not be empty")
+            raise Refused(400, "stop strings must not be empty", "stop")
 
     def header(kind: str) -> dict:
         return {"id": f"{kind}-{uuid.uuid4().hex}", "created": int(time.time()), "model": name}
@@ -150,17 +251,23 @@ def create_app(backend: HFBackend, name: str | None = None) -> FastAPI:
     def models() -> dict:
         return {"object": "list", "data": [{"id": name, "object": "model", "created": 0, "owned_by": "econalign"}]}
 
-    # Plain `def` endpoints run in the thread pool, so the event loop stays free while the model works;
-    # JSONResponse skips FastAPI's recursive encoder, slow on vocabulary-sized log-probability lists.
+    # JSONResponse skips FastAPI's recursive encoder, slow on long log-probability lists.
     @app.post("/v1/chat/completions")
-    def chat(req: ChatRequest) -> JSONResponse:
+    async def chat(req: ChatRequest, request: Request) -> JSONResponse:
         check(req)
         if not backend.tokenizer.chat_template:
-            raise HTTPException(400, f"{name} has no chat template; use /v1/completions")
+            raise Refused(400, f"{name} has no chat template; use /v1/completions", "messages")
+        if req.logprobs and req.top_logprobs > max_top_logprobs:
+            raise Refused(400, f"top_logprobs must be at most {max_top_logprobs} on this server",
+                          "top_logprobs", "integer_above_max_value")
         messages = [m.model_dump() for m in req.messages]
-        prompt = backend.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        max_tokens = req.max_tokens or req.max_completion_tokens or DEFAULT_MAX_TOKENS
-        choices, prompt_tokens = generator.run(prompt, req, max_tokens, req.top_logprobs if req.logprobs else None)
+
+        def job(halted):
+            prompt = backend.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            encoded = generator.encode(prompt, req.max_tokens or req.max_completion_tokens, "messages")
+            return generator.complete(encoded, req, halted, req.top_logprobs if req.logprobs else None)
+
+        choices, prompt_tokens = await generator.run(request, job)
         return JSONResponse({
             **header("chatcmpl"), "object": "chat.completion",
             "choices": [
@@ -173,11 +280,16 @@ def create_app(backend: HFBackend, name: str | None = None) -> FastAPI:
         })
 
     @app.post("/v1/completions")
-    def completions(req: CompletionRequest) -> JSONResponse:
+    async def completions(req: CompletionRequest, request: Request) -> JSONResponse:
         """Raw text continued as is (no chat template); log-probabilities are not offered here."""
         check(req)
-        prompts = [req.prompt] if isinstance(req.prompt, str) else req.prompt
-        runs = [generator.run(p, req, req.max_tokens or DEFAULT_MAX_TOKENS) for p in prompts]
+        texts = [req.prompt] if isinstance(req.prompt, str) else req.prompt
+
+        def job(halted):
+            prompts = [generator.encode(text, req.max_tokens, "prompt") for text in texts]  # all, before any runs
+            return [generator.complete(prompt, req, halted) for prompt in prompts]
+
+        runs = await generator.run(request, job)
         choices = [c for cs, _ in runs for c in cs]
         return JSONResponse({
             **header("cmpl"), "object": "text_completion",
@@ -192,6 +304,21 @@ def create_app(backend: HFBackend, name: str | None = None) -> FastAPI:
     return app
 
 
-def serve(model: str, host: str = "127.0.0.1", port: int = 8001) -> None:
+class Server(uvicorn.Server):
+    """uvicorn's server, which on SIGTERM or SIGINT also halts the model's work: uvicorn alone waits
+    for the responses in progress, however long their generation takes."""
+
+    def __init__(self, config: uvicorn.Config, generator: Generator):
+        super().__init__(config)
+        self.generator = generator
+
+    def handle_exit(self, sig, frame) -> None:
+        self.generator.closing.set()
+        super().handle_exit(sig, frame)
+
+
+def serve(model: str, host: str = "127.0.0.1", port: int = 8001, max_top_logprobs: int = MAX_TOP_LOGPROBS) -> None:
     """Load `model` and serve it under that name until interrupted."""
-    uvicorn.run(create_app(HFBackend.load(model), name=model), host=host, port=port, access_log=False)
+    app = create_app(HFBackend.load(model), name=model, max_top_logprobs=max_top_logprobs)
+    config = uvicorn.Config(app, host=host, port=port, access_log=False, timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
+    Server(config, app.state.generator).run()

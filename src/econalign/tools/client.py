@@ -1,9 +1,15 @@
 """Clients for the calculator service; a failing service becomes a failed CalcResult, not an exception.
 
-A tool failure inside an agent rollout is counted like any other bad tool call.
+A tool failure inside an agent rollout is counted like any other bad tool call, so a connection
+dropped under load (a reset, or a kept-alive connection the server closed just as it was reused)
+is retried: calculating is idempotent. Timeouts are not retried, and neither are HTTP errors.
 """
 
 from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
 
 import httpx
 
@@ -24,6 +30,11 @@ def _result(response: httpx.Response) -> CalcResult:
 _FAILURES = (httpx.HTTPError, ValueError)
 
 
+# httpx's own `retries` covers connecting only; these are the errors of a dropped connection.
+_DROPPED = (httpx.ConnectError, httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
+RETRY_PAUSES_S = (0.05, 0.25)  # before the second and the third (last) attempt
+
+
 def _failed(base_url: str, exc: Exception) -> CalcResult:
     return CalcResult(ok=False, error=f"calculator request to {base_url} failed: {str(exc) or type(exc).__name__}")
 
@@ -37,9 +48,16 @@ class CalculatorClient:
 
     def calculate(self, expression: str) -> CalcResult:
         try:
-            return _result(self._http.post("/calculate", json={"expression": expression}))
+            return _result(self._post(expression))
         except _FAILURES as exc:
             return _failed(self.base_url, exc)
+
+    def _post(self, expression: str) -> httpx.Response:
+        for pause in RETRY_PAUSES_S:
+            with contextlib.suppress(*_DROPPED):
+                return self._http.post("/calculate", json={"expression": expression})
+            time.sleep(pause)
+        return self._http.post("/calculate", json={"expression": expression})
 
     def close(self) -> None:
         self._http.close()
@@ -60,9 +78,16 @@ class AsyncCalculatorClient:
 
     async def calculate(self, expression: str) -> CalcResult:
         try:
-            return _result(await self._http.post("/calculate", json={"expression": expression}))
+            return _result(await self._post(expression))
         except _FAILURES as exc:
             return _failed(self.base_url, exc)
+
+    async def _post(self, expression: str) -> httpx.Response:
+        for pause in RETRY_PAUSES_S:
+            with contextlib.suppress(*_DROPPED):
+                return await self._http.post("/calculate", json={"expression": expression})
+            await asyncio.sleep(pause)
+        return await self._http.post("/calculate", json={"expression": expression})
 
     async def aclose(self) -> None:
         await self._http.aclose()
