@@ -340,7 +340,7 @@ def test_align_end_to_end_and_resume(tmp_path, tiny_dir):
     (["--preference", "crra:r=2", "--model", "sim:crra:r=2"], "fine-tunes the model's weights"),
     (["--preference", "crra:q=2"], "crra takes r"),
     (["--model", "default"], "give the target with --preference"),
-    (["--preference", "crra:r=2", "--n", "0"], "data.n"),
+    (["--preference", "crra:r=2", "--n", "0"], "'--n'"),
 ])
 def test_align_refuses_bad_input_in_one_line(tmp_path, args, message):
     run = cli(*args, "--out", tmp_path / "o")

@@ -329,10 +329,13 @@ def test_compare_refuses_a_folder_without_profile(log_quick, tmp_path, summary):
         ["--model", "sim:crra:r=1", "--out", "{file}/sub"],
         ["--model", "sim:crra:r=1", "--method", "sample"],
         ["--model", "sim:moralis:kappa=0.5"],
+        ["--model", "sim:crra:r=1", "--batch-size", "0"],
+        ["--model", "sim:crra:r=1", "--batch-size", "x"],
+        ["--model", "sim:crra:r=1", "--no-such-option"],
     ],
     ids=[
         "unknown-model", "r-not-a-number", "r-missing", "unknown-preference", "out-inside-a-file", "unknown-method",
-        "social-preference",
+        "social-preference", "batch-size-out-of-range", "batch-size-not-a-number", "unknown-option",
     ],
 )
 def test_bad_input_is_one_error_line(tmp_path, args):

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape  # user text (ids, paths, messages) is not rich markup
 from rich.table import Table
+from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer's own copy of click
 
 from econalign import EconalignError
 
@@ -484,7 +485,15 @@ def pricing(
 
 def main() -> None:
     try:
-        app()
+        code = app(standalone_mode=False)
+    except NoArgsIsHelpError as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except ClickException as exc:  # a bad option or value: one line, like every other input error
+        errors.print(f"[red]error:[/red] {escape(exc.format_message())}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(1)
     except EconalignError as exc:
         errors.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(2)
@@ -492,9 +501,9 @@ def main() -> None:
         where = f": {exc.filename}" if exc.filename else ""
         errors.print(f"[red]error:[/red] {escape((exc.strerror or str(exc)) + where)}", highlight=False, soft_wrap=True)
         sys.exit(1)
-    except KeyboardInterrupt:
+    if code == 130:  # typer turns Ctrl-C into exit code 130
         errors.print("interrupted; run the same command again to resume")
-        sys.exit(130)
+    sys.exit(code or 0)
 
 
 if __name__ == "__main__":  # `python -m econalign.cli`, as `accelerate launch -m` runs it
