@@ -341,6 +341,7 @@ def test_align_end_to_end_and_resume(tmp_path, tiny_dir):
     (["--preference", "crra:q=2"], "crra takes r"),
     (["--model", "default"], "give the target with --preference"),
     (["--preference", "crra:r=2", "--n", "0"], "'--n'"),
+    (["--preference", "crra:r=2", "--model", "/nonexistent/model"], "unknown model"),
 ])
 def test_align_refuses_bad_input_in_one_line(tmp_path, args, message):
     run = cli(*args, "--out", tmp_path / "o")

@@ -316,11 +316,11 @@ def test_bad_record_names_file_and_line(tmp_path, row, expected):
     assert str(path) in str(err.value)
 
 
-@pytest.mark.parametrize("case", ["unknown-key", "corrupt-row"])
+@pytest.mark.parametrize("case", ["unknown-key", "corrupt-row", "no-model"])
 def test_cli_reports_bad_input_in_one_line(tmp_path, tiny_model, case):
     data = tmp_path / "data.jsonl"
-    data.write_text(FIXTURE.read_text() + "{not json\n")
-    extra = {"unknown-key": {"epoch": 1}, "corrupt-row": {}}[case]
+    data.write_text(FIXTURE.read_text() + ("" if case == "no-model" else "{not json\n"))
+    extra = {"unknown-key": {"epoch": 1}, "corrupt-row": {}, "no-model": {"model": str(tmp_path / "no-model")}}[case]
     cfg = {"model": str(tiny_model), "data": {"paths": [str(data)]}, "output_dir": str(tmp_path / "run"), **extra}
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
     res = econalign("train", "sft", "--config", tmp_path / "c.yaml")
@@ -328,4 +328,7 @@ def test_cli_reports_bad_input_in_one_line(tmp_path, tiny_model, case):
     assert "Traceback" not in res.stdout + res.stderr
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:"), res.stderr
-    assert ("epoch: unknown key" if case == "unknown-key" else f"{data} line 17: not valid JSON") in lines[0]
+    expected = {"unknown-key": "epoch: unknown key", "corrupt-row": f"{data} line 17: not valid JSON",
+                "no-model": "unknown model"}[case]
+    assert expected in lines[0]
+    assert not (tmp_path / "run").exists()  # outputs come only after the inputs are checked

@@ -35,6 +35,9 @@ def battery_of(spec: str) -> str:
 
 
 def run_align(config: AlignRunConfig, say: Callable[[str], None] = print) -> dict:
+    from econalign.backends.hf import check_model
+
+    check_model(config.model)  # a wrong model leaves no output folder behind
     out = writable_dir(config.output_dir)
     check_same_target(out / "config.yaml", config)
     write_text(out / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))

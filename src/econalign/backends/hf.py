@@ -16,16 +16,24 @@ def load_pretrained(model: str, dtype):
     """Causal LM and tokenizer of `default`, a local folder or a hub id, or one clear error."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    path = resolve(model)
-    if not Path(path).exists() and not in_hub_cache(path) and not hub_reachable():
-        raise EconalignError(
-            f"unknown model {model!r}: no such local folder, not in the Hugging Face cache, and the hub is unreachable"
-        )
+    path = check_model(model)
     try:
         return AutoModelForCausalLM.from_pretrained(path, dtype=dtype), AutoTokenizer.from_pretrained(path)
     except Exception as exc:  # missing files, bad config, corrupt weights: all the user's input
         where = "a local folder" if Path(path).exists() else "a local path or a model in the Hugging Face cache"
         raise EconalignError(f"cannot load model {model!r}: not {where} holding a causal LM ({first_line(exc)})") from None
+
+
+def check_model(model: str) -> str:
+    """The path or hub id of `model`, or one clear error: cheap, so commands call it before making outputs."""
+    path = resolve(model)
+    if not Path(path).exists() and not in_hub_cache(path) and not hub_reachable():
+        raise EconalignError(
+            f"unknown model {model!r}: no such local folder, not in the Hugging Face cache, and the hub is unreachable"
+        )
+    if Path(path).is_dir() and not (Path(path) / "config.json").is_file():
+        raise EconalignError(f"cannot load model {model!r}: the folder holds no config.json")
+    return path
 
 
 def resolve(model: str) -> str:

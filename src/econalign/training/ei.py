@@ -21,7 +21,8 @@ from econalign import EconalignError
 from econalign.agent.format import agent_task
 from econalign.agent.runner import run_rollouts
 from econalign.backends import load_backend
-from econalign.io import jsonl, read_json, writable_dir, write_json, write_text
+from econalign.backends.hf import check_model
+from econalign.io import check_writable, jsonl, read_json, writable_dir, write_json, write_text
 from econalign.math.prompts import STOP
 from econalign.tasks import Task
 from econalign.training.config import DataConfig, EIRunConfig, SFTRunConfig
@@ -97,11 +98,12 @@ def held_out_accuracy(model: str, config: EIRunConfig, out: Path, math: bool) ->
 
 
 def train_ei(config: EIRunConfig) -> dict:
-    out = writable_dir(config.output_dir)
     records = reward_records(config.data)
     math = is_math(records[0])
     if any(is_math(r) != math for r in records):
         raise EconalignError("expert iteration takes either preference records or math records, not both")
+    check_model(config.model)
+    out = check_writable(Path(config.output_dir))  # made by the first evaluation, once the inputs are known good
     model = config.model
     rounds = [{"round": 0, "model": model, "eval_accuracy": held_out_accuracy(model, config, out / "round-0" / "eval", math)}]
     for r in range(1, config.ei.rounds + 1):

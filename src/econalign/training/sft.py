@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from econalign import EconalignError
-from econalign.io import save_figure, writable_dir, write_dir, write_json, write_text
+from econalign.io import check_writable, save_figure, writable_dir, write_dir, write_json, write_text
 from econalign.training.config import SFTRunConfig
 from econalign.training.dataset import load_dataset, tokenize
 
@@ -62,12 +62,12 @@ class Run:
 
 def run_training(config, build, resume: bool) -> Run:
     """What SFT and GRPO runs share: resume point, config.yaml, training, merged model (and adapter)."""
-    out = writable_dir(config.output_dir)
-    checkpoint = resume_point(out, resume)
+    out = check_writable(Path(config.output_dir))
+    checkpoint = resume_point(out, resume) if out.is_dir() else None
     if checkpoint:
         check_same_run(out / "config.yaml", config)
-    write_text(out / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
-    trainer = build(config)
+    trainer = build(config)  # loads the model and the data: bad input stops here, before any output is made
+    write_text(writable_dir(out) / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
     start = time.perf_counter()
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     seconds = time.perf_counter() - start
