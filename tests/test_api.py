@@ -12,10 +12,8 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import numpy as np
 import openai
 import pandas as pd
@@ -30,7 +28,7 @@ from econalign.backends.openai_api import OpenAIBackend
 from econalign.measure.battery import risk_battery
 from econalign.measure.profile import profile
 from econalign.serve import create_app
-from servers import running
+from servers import running, start_serve
 
 NAME = "tiny"
 
@@ -256,28 +254,11 @@ def test_cache_files_hold_the_responses(api, tasks):
     assert json.loads(path.read_text())["object"] == "chat.completion"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def served_cli(tiny_dir):
     """`econalign serve` itself, as a user starts it, on a free 127.0.0.1 port."""
-    port = free_port()
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "econalign"), "serve", "--model", str(tiny_dir),
-                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 120
-    while True:
-        assert proc.poll() is None, proc.stderr.read()
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/models", timeout=1).status_code == 200:
-                break
-        assert time.monotonic() < deadline, "econalign serve did not start"
-        time.sleep(0.2)
-    yield url, f"openai:{tiny_dir}"
+    proc, url = start_serve(tiny_dir)
+    yield f"{url}/v1", f"openai:{tiny_dir}"
     proc.terminate()
     proc.wait(10)
 

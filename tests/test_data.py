@@ -405,10 +405,10 @@ def test_cli_writes_jsonl_and_a_loadable_dataset(tmp_path):
     (["--preference", "crra:r="], "must be a number"),
     (["--preference", "nonsense"], "unknown preference"),
     (["--preference", "crra:r=2", "--tasks", "gamble,roulette"], "unknown task family roulette"),
-    (["--preference", "crra:r=2", "--n", "0"], "must be positive"),
-    (["--preference", "crra:r=2", "--n", "-5"], "must be positive"),
+    (["--preference", "crra:r=2", "--n", "0"], "'--n'"),
+    (["--preference", "crra:r=2", "--n", "-5"], "'--n'"),
     (["--preference", "crra:r=2", "--mode", "tools"], "mode must be one of"),
-    (["--preference", "crra:r=2", "--eval-n", "-1"], "cannot be negative"),
+    (["--preference", "crra:r=2", "--eval-n", "-1"], "'--eval-n'"),
 ])
 def test_cli_bad_input_is_one_line(tmp_path, args, message):
     done = econalign("data", *args, "--out", tmp_path / "out")

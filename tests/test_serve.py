@@ -6,15 +6,10 @@ really long here (seconds per hundred tokens on a shared CPU): a test that passe
 because generation happened to end early.
 """
 
-import contextlib
 import json
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import openai
@@ -22,7 +17,7 @@ import pytest
 
 from econalign.backends import load_backend
 from econalign.serve import MAX_TOP_LOGPROBS, create_app
-from servers import running
+from servers import running, start_serve
 
 NAME = "tiny"
 SHORT_BYTES = 500  # a refusal says what is wrong, it does not repeat the request
@@ -145,27 +140,9 @@ def test_the_server_answers_other_requests_while_generating(endless):
     long.join()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_sigterm_stops_generation_and_exits(endless_dir):
-    port = free_port()
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "econalign"), "serve", "--model", str(endless_dir),
-                             "--port", str(port), "--max-top-logprobs", "30"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}"
+    proc, url = start_serve(endless_dir, "--max-top-logprobs", "30")
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, proc.stderr.read()
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/v1/models", timeout=1).status_code == 200:
-                    break
-            assert time.monotonic() < deadline, "econalign serve did not start"
-            time.sleep(0.2)
         # the raised limit reaches the server
         asked = {"model": str(endless_dir), "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1,
                  "logprobs": True, "top_logprobs": 30}
