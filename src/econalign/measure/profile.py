@@ -96,15 +96,22 @@ def results_table(tasks: list[Task], records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows).astype({"y": float, "mass": float})
 
 
-def timings(load_seconds: float, score_seconds: float, scored: int, reused: int, start: float) -> dict:
-    return {
-        "load_s": load_seconds,
-        "score_s": score_seconds,
-        "items_scored": scored,
-        "items_resumed": reused,
-        "items_per_s": scored / score_seconds if scored else None,
-        "total_s": load_seconds + time.perf_counter() - start,
-    }
+def score_battery(backend: Backend, tasks: list, out: Path, seed: int, method: str, label: str) -> tuple[list, dict]:
+    """Score `tasks` by chunks kept in out/.cache (a rerun reuses the chunks a killed run finished):
+    the records and the scoring figures of `timings`."""
+    start = time.perf_counter()
+    records, reused = run_chunks(
+        tasks, lambda chunk, i, advance: score_chunk(backend, chunk, method, seed + i, advance), out / ".cache",
+        resume_key(backend, method, seed, tasks, CHUNK), f"{label} · {backend.name}", CHUNK,
+    )
+    seconds = time.perf_counter() - start
+    scored = len(tasks) - reused
+    return records, {"score_s": seconds, "items_scored": scored, "items_resumed": reused,
+                     "items_per_s": scored / seconds if scored else None}
+
+
+def timings(load_seconds: float, scoring: dict, start: float) -> dict:
+    return {"load_s": load_seconds, **scoring, "total_s": load_seconds + time.perf_counter() - start}
 
 
 def profile(backend: Backend, out: Path, quick: bool, seed: int, method: str, load_seconds: float = 0.0) -> dict:
@@ -117,13 +124,7 @@ def profile(backend: Backend, out: Path, quick: bool, seed: int, method: str, lo
     ev = ExpectedValue()
     tasks = [solve(t, ev) for t in risk_battery(quick)]
     start = time.perf_counter()
-    records, reused = run_chunks(
-        tasks, lambda chunk, i, advance: score_chunk(backend, chunk, method, seed + i, advance), out / ".cache",
-        resume_key(backend, method, seed, tasks, CHUNK),
-        f"{method} · {backend.name}", CHUNK,
-    )
-    score_seconds = time.perf_counter() - start
-    scored = len(tasks) - reused
+    records, scoring = score_battery(backend, tasks, out, seed, method, method)
     table = results_table(tasks, records)
     if table[(table.family == "gamble") & table.persona.isna()].y.isna().all():
         write_text(out / "results.csv", table.to_csv(index=False))
@@ -136,7 +137,7 @@ def profile(backend: Backend, out: Path, quick: bool, seed: int, method: str, lo
         "quick": quick,
         "seed": seed,
         **summarize(table),
-        "timings": timings(load_seconds, score_seconds, scored, reused, start),
+        "timings": timings(load_seconds, scoring, start),
     }
     write_text(out / "results.csv", table.to_csv(index=False))
     write_report(summary, table, out)

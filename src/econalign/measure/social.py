@@ -32,13 +32,11 @@ from econalign.measure.report import (  # noqa: E402
 )
 from econalign.preferences import parse_preference  # noqa: E402
 from econalign.preferences.choice import Menus  # noqa: E402
-from econalign.resume import run_chunks  # noqa: E402
 from econalign.tasks import dilemma, games, solve  # noqa: E402
 from econalign.tasks.base import Task  # noqa: E402
 from econalign.tasks.social import options, reversed_menu  # noqa: E402
 
 REFERENCES = ("homo-economicus", "moralis:kappa=0.5", "homo-kantiensis", "fs:alpha=0.85,beta=0.315")
-CHUNK = 32
 PIE = 100.0
 
 
@@ -131,18 +129,12 @@ def finite(x):
 
 
 def social_profile(backend: Backend, out: Path, seed: int, method: str, load_seconds: float = 0.0) -> dict:
-    from econalign.measure.profile import resume_key, score_chunk, timings
+    from econalign.measure.profile import score_battery, timings
 
     tasks = social_battery()
     start = time.perf_counter()
-    records, reused = run_chunks(
-        tasks, lambda chunk, i, advance: score_chunk(backend, chunk, method, seed + i, advance), out / ".cache",
-        resume_key(backend, method, seed, tasks, CHUNK),
-        f"social {method} · {backend.name}", CHUNK,
-    )
-    score_seconds = time.perf_counter() - start
+    records, scoring = score_battery(backend, tasks, out, seed, method, f"social {method}")
     table = results_table(tasks, records)
-    scored = len(tasks) - reused
     summary = {
         "econalign_version": __version__,
         "battery": "social",
@@ -158,7 +150,7 @@ def social_profile(backend: Backend, out: Path, seed: int, method: str, load_sec
         "estimates": estimates(tasks, table),
         "behaviour": behaviour(table),
         "ultimatum_acceptance": acceptance(tasks, table),
-        "timings": timings(load_seconds, score_seconds, scored, reused, start),
+        "timings": timings(load_seconds, scoring, start),
     }
     write_text(out / "results.csv", table.to_csv(index=False))
     write_social_report(summary, out)
