@@ -21,6 +21,7 @@ ap.add_argument("--two", action="store_true")
 ap.add_argument("--train_layers", type=int, default=99)
 ap.add_argument("--check", action="store_true")
 ap.add_argument("--eval_every", type=int, default=100)
+ap.add_argument("--shapes", default="", help="keep only these training shapes, e.g. gains")
 a = ap.parse_args()
 torch.manual_seed(0); torch.set_num_threads(2)
 be = HFBackend.load("default"); tok = be.tokenizer
@@ -37,6 +38,11 @@ def load(name):
     return tasks, d["ids"], d["states"][a.layer]
 bt, bids, bstates = load("battery")
 tt, tids, tstates = load(a.train)
+if a.shapes:
+    from econalign.data.decisions import shape_of
+    keep = [i for i, t in enumerate(tt) if shape_of(t) in a.shapes.split(",")]
+    tt, tids, tstates = [tt[i] for i in keep], [tids[i] for i in keep], [tstates[i] for i in keep]
+    print("training items", len(tt), flush=True)
 opt_ids = {}
 def groups(options):
     return opt_ids.setdefault(tuple(options), be.option_token_ids(list(options)))
