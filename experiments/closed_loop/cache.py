@@ -4,6 +4,7 @@ for training items, so that the top layers can be trained for many steps without
     python cache.py battery          # the 332 battery items            -> $EXP_DIR/battery.pt
     python cache.py train 1000       # decisions.draw_items, r = 2 labels -> $EXP_DIR/train1000.pt
     python cache.py simple           # 480 x (50% x $1,000 or $0 vs a sure $S, S uniform) -> $EXP_DIR/simple.pt
+    python cache.py stakes           # the same with the stake drawn from decisions.STAKES (never $1,000) -> stakes.pt
 """
 import os, sys, time, torch, numpy as np
 from econalign.backends.hf import HFBackend
@@ -46,6 +47,14 @@ elif what == "train":
     n = int(sys.argv[2])
     tasks, _ = decisions.draw_items(decisions.RISK_SHAPES, n, parse_preference("crra:r=2"), np.random.default_rng(1))
     run(tasks, f"train{n}")
+elif what == "stakes":  # two quantities vary: the stake (wealth = stake, so r = 2's CE is a third of it) and S
+    rng = np.random.default_rng(6)
+    tasks = []
+    for _ in range(480):
+        s = float(rng.choice(decisions.STAKES))
+        tasks.append(gamble.make(Lottery.binary(0.5, s, 0.0), float(np.round(rng.uniform(0, s))), s,
+                                 sure_first=bool(rng.integers(2))))
+    run(tasks, "stakes")
 else:
     rng = np.random.default_rng(5)
     g = Lottery.binary(0.5, 1000.0, 0.0)
