@@ -483,6 +483,11 @@ def pricing(
     console.print(f"wrote {escape(str(out))}/summary.json, rounds.csv, prices.png and report.html")
 
 
+def fail(message: str, code: int) -> None:
+    errors.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+    sys.exit(code)
+
+
 def main() -> None:
     try:
         code = app(standalone_mode=False)
@@ -490,17 +495,13 @@ def main() -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except ClickException as exc:  # a bad option or value: one line, like every other input error
-        errors.print(f"[red]error:[/red] {escape(exc.format_message())}", highlight=False, soft_wrap=True)
-        sys.exit(exc.exit_code)
+        fail(exc.format_message(), exc.exit_code)
     except typer.Abort:
         sys.exit(1)
     except EconalignError as exc:
-        errors.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        fail(str(exc), 2)
     except OSError as exc:  # a full disk, a read-only folder: files are written whole, so none is left half-written
-        where = f": {exc.filename}" if exc.filename else ""
-        errors.print(f"[red]error:[/red] {escape((exc.strerror or str(exc)) + where)}", highlight=False, soft_wrap=True)
-        sys.exit(1)
+        fail((exc.strerror or str(exc)) + (f": {exc.filename}" if exc.filename else ""), 1)
     if code == 130:  # typer turns Ctrl-C into exit code 130
         errors.print("interrupted; run the same command again to resume")
     sys.exit(code or 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -99,23 +100,26 @@ def check_writable(path: Path) -> Path:
     slow work whose outputs are only created once the inputs are known to be good."""
     path = Path(path)
     nearest = next(p for p in (path, *path.parents) if p.exists())
-    try:
+    with refused(path):
         if not nearest.is_dir():
             raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
         with tempfile.TemporaryFile(dir=nearest):
             pass
-    except OSError as exc:
-        raise EconalignError(f"cannot write to output folder {path}: {exc.strerror or exc}") from None
     return path
 
 
 def writable_dir(path: Path) -> Path:
     """Create `path` if needed and prove we can write there, or say clearly why not."""
     path = Path(path)
-    try:
+    with refused(path):
         path.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):
-            pass
+    return check_writable(path)
+
+
+@contextlib.contextmanager
+def refused(path: Path):
+    """An OSError inside becomes the one-line error for the output folder `path`."""
+    try:
+        yield
     except OSError as exc:
         raise EconalignError(f"cannot write to output folder {path}: {exc.strerror or exc}") from None
-    return path
