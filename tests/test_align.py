@@ -19,8 +19,8 @@ from econalign.measure.battery import risk_battery
 from econalign.measure.profile import profile
 from econalign.measure.retention import heldout_text, perplexity
 from econalign.measure.social import social_battery, social_profile
+from econalign.measure.analysis import measured_threshold
 from econalign.measure.target import (
-    measured_threshold,
     risk_agreement,
     risk_comparison,
     social_comparison,

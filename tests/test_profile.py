@@ -25,7 +25,7 @@ from econalign.measure.report import fmt
 from econalign.resume import run_chunks
 
 ECONALIGN = Path(sys.executable).parent / "econalign"
-PNGS = ("curves.png", "holt_laury.png", "logit_vs_utility.png", "personas.png")
+PNGS = ("curves.png", "holt_laury.png", "logit_vs_utility.png", "personas.png", "mixed.png")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 QUICK_ITEMS = len(risk_battery(quick=True))
 FULL_ITEMS = len(risk_battery(quick=False))
@@ -97,6 +97,9 @@ def test_summary_documented_keys(log_quick):
     assert set(s["personas"]) == set(PERSONAS)
     assert all(set(p["shift_vs_neutral"]) == {"indifference", "mean_p_accept"} for p in s["personas"].values())
     assert set(s["logit_vs_utility"]) == {"ev", "crra_fit"}
+    assert [m["curve"] for m in s["mixed"]] == ["50% +G / 50% -500"]
+    assert {"loss", "wealth", "p_take", "threshold", "theory"} <= set(s["mixed"][0])
+    assert s["verdict"].startswith("Risk-averse: CRRA r = ")
     assert set(s["position_bias"]) == {"p_accept_sure_first", "p_accept_gamble_first"}
     assert s["answers"] == {"items": QUICK_ITEMS, "unparsed": 0, "mean_option_mass": 1.0}
     t = s["timings"]
@@ -130,8 +133,20 @@ def test_results_csv_has_one_row_per_item(log_quick):
     table = pd.read_csv(out / "results.csv")
     assert list(table.id) == [t.id for t in risk_battery(quick=True)]
     assert table.y.between(0, 1).all() and (table.mass == 1.0).all()
-    curves = table[(table.family == "gamble") & table.persona.isna() & table.curve.notna()].curve.unique()
-    assert [c["curve"] for c in s["indifference"]] == list(curves)
+    gambles = table[(table.family == "gamble") & table.persona.isna()]
+    assert gambles.curve.notna().all()  # the mixed gambles too: one curve per loss, the gain varying along it
+    assert [c["curve"] for c in s["indifference"]] == list(gambles[gambles.kind != "mixed"].curve.unique())
+    assert [m["curve"] for m in s["mixed"]] == list(gambles[gambles.kind == "mixed"].curve.unique())
+
+
+def test_mixed_gamble_threshold_is_near_the_agents(log_quick):
+    # log utility, wealth 1,500, loss 500: ln(1500 + G) + ln(1000) = 2 ln(1500)  =>  G = 750 (ratio 1.5);
+    # the battery offers G = 500, 750, 1000, ...: the crossing lies within one step of 750
+    _, s = log_quick
+    m = s["mixed"][0]
+    assert m["theory"]["log"] == pytest.approx(750, rel=1e-6)
+    assert 500 <= m["threshold"] <= 1000
+    assert m["p_take"]["500"] < 0.5 < m["p_take"]["1000"]
 
 
 def test_report_is_self_contained(log_quick):
@@ -293,9 +308,9 @@ def table_rows(text: str) -> dict[str, list[str]]:
     return rows
 
 
-def test_compare_prints_metrics(log_quick, crra_generate):
+def test_compare_prints_metrics(log_quick, crra_generate, tmp_path):
     (a, sa), (b, sb) = log_quick, crra_generate
-    res = econalign("compare", a, b, env={**os.environ, "COLUMNS": "200"})
+    res = econalign("compare", a, b, "--out", tmp_path / "cmp", env={**os.environ, "COLUMNS": "200"})
     assert res.returncode == 0, res.stderr
     rows = table_rows(res.stdout)
     ma, mb = metrics(sa), metrics(sb)
@@ -303,15 +318,59 @@ def test_compare_prints_metrics(log_quick, crra_generate):
     r_a, r_b = sa["estimates"]["crra"]["params"]["r"]["value"], sb["estimates"]["crra"]["params"]["r"]["value"]
     assert rows["crra r"] == [fmt(r_a, 3), fmt(r_b, 3), fmt(r_b - r_a, 3)]
     assert rows["Holt–Laury safe choices (x20)"] == ["—", fmt(sb["holt_laury"]["x20"]["safe_choices"], 3), "—"]
+    board = pd.read_csv(tmp_path / "cmp" / "compare.csv")
+    assert list(board.run) == [str(a), str(b)] and board["crra r"].tolist() == pytest.approx([r_a, r_b])
+
+
+def with_r_on_its_bound(run: Path, folder: Path) -> Path:
+    s = json.loads((run / "summary.json").read_text())
+    s["estimates"]["crra"]["params"]["r"] = {"value": 5.0, "se": None, "ci95": None, "on_bound": True}
+    folder.mkdir()
+    (folder / "summary.json").write_text(json.dumps(s))
+    return folder
+
+
+def test_compare_marks_bound_values_and_takes_no_difference_from_them(log_quick, tmp_path):
+    bound = with_r_on_its_bound(log_quick[0], tmp_path / "bound")
+    res = econalign("compare", log_quick[0], bound, "--out", tmp_path / "cmp", env={**os.environ, "COLUMNS": "200"})
+    assert res.returncode == 0, res.stderr
+    assert table_rows(res.stdout)["crra r"] == ["1.000", "5.000 (bound)", "—"]
+    board = pd.read_csv(tmp_path / "cmp" / "compare.csv")
+    assert board["crra r on bound"].tolist() == [False, True] and board["crra r"].tolist()[1] == 5.0
+
+
+def test_compare_many_runs_risk_and_social(log_quick, crra_generate, tmp_path):
+    from econalign.measure.social import social_profile
+
+    social = tmp_path / "moralis"
+    social_profile(SimBackend.from_spec("sim:moralis:kappa=0.5"), social, 0, "logits")
+    bound = with_r_on_its_bound(log_quick[0], tmp_path / "bound")
+    runs = [log_quick[0], crra_generate[0], bound, social]
+    res = econalign("compare", *runs, "--out", tmp_path / "cmp", env={**os.environ, "COLUMNS": "250"})
+    assert res.returncode == 0, res.stderr
+    rows = {}
+    for line in res.stdout.splitlines():  # metric and one cell per run, no B - A column beyond two runs
+        cells = [c.strip() for c in line.split("│")[1:-1]]
+        if len(cells) == 5:
+            rows[cells[0]] = cells[1:]
+    assert rows["crra r"][2] == "5.000 (bound)" and rows["crra r"][3] == "—"
+    assert rows["moralis kappa"][:3] == ["—"] * 3 and rows["moralis kappa"][3] != "—"
+    board = pd.read_csv(tmp_path / "cmp" / "compare.csv")
+    assert list(board.run) == [str(r) for r in runs]
+    assert list(board.battery) == ["risk", "risk", "risk", "social"]
+    assert board["verdict"].str.len().gt(20).all()
+    assert board["moralis kappa"].notna().tolist() == [False, False, False, True]
+    page = (tmp_path / "cmp" / "compare.html").read_text()
+    assert "5.000 (bound)" in page and "Behaves closest to moralis:kappa=0.5" in page
 
 
 @pytest.mark.parametrize("summary", [None, '{"model": "x"}', "not json"], ids=["missing", "not-a-profile", "corrupt"])
 def test_compare_refuses_a_folder_without_profile(log_quick, tmp_path, summary):
     if summary is not None:
         (tmp_path / "summary.json").write_text(summary)
-    res = econalign("compare", log_quick[0], tmp_path)
+    res = econalign("compare", log_quick[0], tmp_path, "--out", tmp_path / "cmp")
     assert res.returncode != 0
-    assert res.stdout == ""
+    assert res.stdout == "" and not (tmp_path / "cmp").exists()
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and str(tmp_path) in lines[0], res.stderr
 
@@ -432,7 +491,7 @@ def test_user_text_is_not_read_as_markup(log_quick, tmp_path):
     renamed = tmp_path / "[/b]"  # a folder "[" holding "b]"
     renamed.mkdir(parents=True)
     (renamed / "summary.json").write_bytes((log_quick[0] / "summary.json").read_bytes())
-    res = econalign("compare", log_quick[0], renamed)  # the folder names make the table's title
+    res = econalign("compare", log_quick[0], renamed, "--out", tmp_path / "cmp")  # folder names head the columns
     assert res.returncode == 0, res.stderr
     assert table_rows(res.stdout)["crra r"] == ["1.000", "1.000", "0.000"]
 

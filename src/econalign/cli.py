@@ -72,7 +72,7 @@ def profile(
 def print_frame(frame, title: str) -> None:
     table = Table(title=escape(title))
     for col in frame.columns:
-        table.add_column(col)
+        table.add_column(escape(str(col)))
     for row in frame.itertuples(index=False):
         table.add_row(*(escape(str(v)) for v in row))
     console.print(table)
@@ -82,6 +82,7 @@ def show_social(summary: dict) -> None:
     from econalign.measure.report import estimate_rows, fmt
     from econalign.measure.social import behaviour_rows
 
+    console.print(escape(summary["verdict"]))
     print_frame(estimate_rows(summary), f"{summary['model']} ({summary['method']})")
     print_frame(behaviour_rows(summary), "behaviour per game (mean level)")
     t = summary["timings"]
@@ -89,29 +90,33 @@ def show_social(summary: dict) -> None:
 
 
 def show_profile(summary: dict) -> None:
-    from econalign.measure.report import estimate_rows, fmt
+    from econalign.measure.report import crra_interval_text, estimate_rows, fmt
+    from econalign.measure.verdict import switching
 
+    console.print(escape(summary["verdict"]))
     print_frame(estimate_rows(summary), f"{summary['model']} ({summary['method']})")
     for name, hl in summary["holt_laury"].items():
-        lo, hi = hl["crra_interval"]
-        console.print(f"Holt–Laury {name}: {hl['safe_choices']} safe choices → CRRA r in ({fmt(lo, 2)}, {fmt(hi, 2)})"
-                      + ("" if hl["consistent"] else " [multiple switching]"))
+        implied = f"CRRA r in {crra_interval_text(hl['crra_interval'])}" if hl["consistent"] else switching(hl)
+        console.print(escape(f"Holt–Laury {name}: {hl['safe_choices']} safe choices → {implied}"))
     t = summary["timings"]
     console.print(f"{summary['answers']['items']} items, {fmt(t['items_per_s'])} items/s, total {fmt(t['total_s'])} s")
 
 
 @app.command()
-def compare(a: Path = typer.Argument(..., help="First profile folder."), b: Path = typer.Argument(..., help="Second profile folder.")):
-    """Show the differences between two profiles (B - A)."""
-    from econalign.measure.compare import compare as diff
-    from econalign.measure.report import fmt
+def compare(
+    runs: list[Path] = typer.Argument(..., help="Profile folders (risk or social), any number."),
+    out: Path = typer.Option(Path("runs/compare"), help="Folder for compare.csv (one row per run) and compare.html."),
+):
+    """Every headline figure of several profiles side by side (and B - A for two)."""
+    from econalign.io import writable_dir
+    from econalign.measure.compare import compare as side_by_side
+    from econalign.measure.compare import display_frame, write_comparison
 
-    table = Table(title=escape(f"{a} → {b}"))
-    for col in ("metric", "A", "B", "B - A"):
-        table.add_column(col, justify="right" if col != "metric" else "left")
-    for key, va, vb, d in diff(a, b):
-        table.add_row(escape(key), fmt(va, 3), fmt(vb, 3), fmt(d, 3))
-    console.print(table)
+    comparison = side_by_side(runs)  # every input checked before anything is written
+    out = writable_dir(out)
+    print_frame(display_frame(comparison), f"{len(runs)} profiles (bound: on its search bound, not identified)")
+    write_comparison(comparison, out)
+    console.print(f"wrote {escape(str(out))}/compare.csv and compare.html")
 
 
 @app.command()

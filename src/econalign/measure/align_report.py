@@ -14,7 +14,9 @@ import pandas as pd  # noqa: E402
 
 from econalign.io import write_json, write_text  # noqa: E402
 from econalign.measure.report import fmt, html_page, save_figures  # noqa: E402
-from econalign.measure.target import mixed_items, risk_comparison, social_comparison  # noqa: E402
+from econalign.measure.analysis import mixed_items  # noqa: E402
+from econalign.measure.target import risk_comparison, social_comparison  # noqa: E402
+from econalign.measure.verdict import estimate_text  # noqa: E402
 from econalign.preferences import Lottery, parse_preference  # noqa: E402
 from econalign.preferences.choice import choice_probability  # noqa: E402
 from econalign.tasks import holt_laury  # noqa: E402
@@ -76,17 +78,11 @@ def facts(s: dict) -> list[tuple[str, str]]:
     ]
 
 
-def estimate_text(value, ci, on_bound: bool) -> str:
-    if on_bound:
-        return f"{value:.3f} (search bound: not identified)"
-    return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else f"{value:.3f} (not identified)"
-
-
 def report_tables(s: dict) -> dict[str, pd.DataFrame]:
     params = pd.DataFrame([{
         "model": r["model"], "parameter": r["parameter"], "target": f"{r['target']:g} (±{r['tolerance']:g})",
-        "before": estimate_text(r["before"], r["before_ci"], r["before_bound"]),
-        "after": estimate_text(r["after"], r["after_ci"], r["after_bound"]),
+        "before": estimate_text(r["before"], r["before_ci"], r["before_bound"], 3),
+        "after": estimate_text(r["after"], r["after_ci"], r["after_bound"], 3),
         "recovered": "yes" if r["recovered"] else "no",
     } for r in s["parameters"]])
     tables = {"Estimates against the target (95% intervals)": params}

@@ -11,6 +11,7 @@ from econalign.measure.psychometric import correlation, fit_curve
 from econalign.preferences import ExpectedValue, Lottery, parse_preference
 from econalign.preferences.choice import Pairs, scaled_differences
 from econalign.tasks import holt_laury
+from econalign.tasks.gamble import acceptable_gain
 
 # Certainty equivalents of these preferences are shown beside every measured indifference point.
 REFERENCES = ("ev", "risk-averse", "log", "risk-loving", "pt:alpha=0.88,lambda=2.25", "tk92")
@@ -26,14 +27,27 @@ def estimates(rows: pd.DataFrame) -> dict:
     return {name: fit(name, pairs, y).to_dict() for name in ("crra", "pt")}
 
 
+def identified(est: dict) -> bool:
+    """A fit whose preference parameters all have an interior optimum (the noise may sit on its bound)."""
+    return not any(p.get("on_bound") for name, p in est["params"].items() if name != "noise")
+
+
 def fitted_preferences(est: dict) -> dict:
+    """The fitted CRRA and PT preferences, None where a parameter sits on its search bound: a certainty
+    equivalent computed from a bound value is an artefact of the search range, not a finding."""
     crra, pt = est["crra"]["params"], est["pt"]["params"]
     return {
-        "crra_fit": parse_preference(f"crra:r={crra['r']['value']}"),
+        "crra_fit": parse_preference(f"crra:r={crra['r']['value']}") if identified(est["crra"]) else None,
         "pt_fit": parse_preference(
             f"pt:alpha={pt['alpha']['value']},lambda={pt['lambda']['value']},gamma={pt['gamma']['value']}"
-        ),
+        ) if identified(est["pt"]) else None,
     }
+
+
+def theory(fitted: dict, value) -> dict:
+    """value(preference) for the reference preferences and the identified fits (None for the others)."""
+    prefs = {name: parse_preference(name) for name in REFERENCES} | fitted
+    return {name: value(pref) if pref is not None else None for name, pref in prefs.items()}
 
 
 def curve_summary(rows: pd.DataFrame, fitted: dict) -> dict:
@@ -41,7 +55,6 @@ def curve_summary(rows: pd.DataFrame, fitted: dict) -> dict:
     wealth = float(rows.wealth.iloc[0])
     lo, hi = min(g.outcomes), max(g.outcomes)
     curve = fit_curve(rows.sure, rows.y, lo, hi)
-    prefs = {name: parse_preference(name) for name in REFERENCES} | fitted
     return {
         "curve": rows.curve.iloc[0],
         "gamble": g.to_list(),
@@ -50,8 +63,46 @@ def curve_summary(rows: pd.DataFrame, fitted: dict) -> dict:
         "midpoint": curve.midpoint,
         "slope": curve.slope,
         "mean_p_accept": float(rows.y.mean()),
-        "theory": {name: pref.certainty_equivalent(g, wealth) for name, pref in prefs.items()},
+        "theory": theory(fitted, lambda pref: pref.certainty_equivalent(g, wealth)),
     }
+
+
+def mixed_items(table: pd.DataFrame) -> pd.DataFrame:
+    """The answered mixed gambles (50% +G / 50% -L against $0) with their gain G and loss L."""
+    rows = table[(table.kind == "mixed") & table.persona.isna() & table.y.notna()].copy()
+    lots = [Lottery.from_list(x) for x in rows.lottery_b]
+    rows["gain"] = [max(g.outcomes) for g in lots]
+    rows["loss"] = [-min(g.outcomes) for g in lots]
+    return rows
+
+
+def measured_threshold(rows: pd.DataFrame) -> float | None:
+    """The gain at which P(take the mixed gamble) crosses ½, linearly interpolated between offered gains
+    (both option orders averaged); None if it never crosses from below."""
+    take = (1 - rows.y).groupby(rows.gain).mean().sort_index()
+    gains, p = take.index.to_numpy(), take.to_numpy()
+    for i in range(len(p) - 1):
+        if p[i] < 0.5 <= p[i + 1]:
+            return float(gains[i] + (0.5 - p[i]) / (p[i + 1] - p[i]) * (gains[i + 1] - gains[i]))
+    return float(gains[0]) if len(p) and p[0] >= 0.5 else None
+
+
+def mixed_summary(table: pd.DataFrame, fitted: dict) -> list[dict]:
+    """Per loss L of the mixed gambles (the loss-aversion data): P(take the gamble) by gain, the gain at which
+    the model takes it half the time, and the gain each reference preference needs."""
+    out = []
+    for loss, part in mixed_items(table).groupby("loss"):
+        wealth, p = float(part.wealth.iloc[0]), Lottery.from_list(part.lottery_b.iloc[0]).probs[0]
+        take = (1 - part.y).groupby(part.gain).mean()
+        out.append({
+            "curve": part.curve.iloc[0],
+            "loss": float(loss),
+            "wealth": wealth,
+            "p_take": {f"{g:g}": float(v) for g, v in take.items()},
+            "threshold": measured_threshold(part),
+            "theory": theory(fitted, lambda pref: acceptable_gain(pref, float(loss), wealth, p)),
+        })
+    return out
 
 
 def holt_laury_summary(rows: pd.DataFrame) -> dict:
@@ -101,7 +152,8 @@ def summarize(results: pd.DataFrame) -> dict:
     gam = answered[(answered.family == "gamble") & answered.persona.isna()]
     est = estimates(gam)
     fitted = fitted_preferences(est)
-    curves = [curve_summary(part, fitted) for _, part in gam[gam.curve.notna()].groupby("curve", sort=False)]
+    sure_curves = gam[gam.curve.notna() & (gam.kind != "mixed")]
+    curves = [curve_summary(part, fitted) for _, part in sure_curves.groupby("curve", sort=False)]
     hl = answered[answered.family == "holt_laury"]
     logit = np.log(np.clip(gam.y, 1e-6, 1 - 1e-6) / np.clip(1 - gam.y, 1e-6, 1 - 1e-6))
     pairs = pairs_of(gam)
@@ -110,9 +162,10 @@ def summarize(results: pd.DataFrame) -> dict:
         "estimates": est,
         "holt_laury": {f"x{scale:g}": holt_laury_summary(part) for scale, part in hl.groupby("scale")},
         "indifference": curves,
+        "mixed": mixed_summary(gam, fitted),
         "logit_vs_utility": {
             "ev": correlation(scaled_differences(ExpectedValue(), pairs), logit),
-            "crra_fit": correlation(scaled_differences(fitted["crra_fit"], pairs), logit),
+            "crra_fit": correlation(scaled_differences(fitted["crra_fit"], pairs), logit) if fitted["crra_fit"] else None,
         },
         "personas": persona_summary(answered[answered.persona.notna()]),
         # None, not NaN, where there is nothing to average: summary.json stays strict JSON

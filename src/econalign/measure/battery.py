@@ -50,6 +50,11 @@ def curve_name(g: Lottery, persona: str | None = None) -> str:
     return f"{name} [{persona}]" if persona else name
 
 
+def mixed_curve_name(loss: float) -> str:
+    """One curve per loss L: the gain G varies along it."""
+    return f"50% +G / 50% -{loss:,.0f}"
+
+
 def curve_tasks(g: Lottery, wealth: float, grid: int, persona: str | None = None) -> list[Task]:
     system = PERSONAS[persona] if persona else None
     tasks = [
@@ -80,7 +85,8 @@ def risk_battery(quick: bool = False) -> list[Task]:
     for loss in lay.mixed_losses:
         for ratio in lay.mixed_ratios:
             g = Lottery.binary(0.5, loss * ratio, -loss)
-            tasks += [tag(gamble.make(g, 0.0, STAKE + loss, sure_first=o), None, None) for o in (True, False)]
+            tasks += [tag(gamble.make(g, 0.0, STAKE + loss, sure_first=o), mixed_curve_name(loss), None)
+                      for o in (True, False)]
     for scale in lay.hl_scales:
         tasks += [tag(t, None, None) for t in holt_laury.generate(scale)]
     for persona in PERSONAS:

@@ -116,6 +116,7 @@ def timings(load_seconds: float, scoring: dict, start: float) -> dict:
 
 def profile(backend: Backend, out: Path, quick: bool, seed: int, method: str, load_seconds: float = 0.0) -> dict:
     from econalign.measure.report import write_report
+    from econalign.measure.verdict import risk_verdict
     from econalign.preferences import ExpectedValue
     from econalign.tasks.base import solve
 
@@ -139,6 +140,7 @@ def profile(backend: Backend, out: Path, quick: bool, seed: int, method: str, lo
         **summarize(table),
         "timings": timings(load_seconds, scoring, start),
     }
+    summary["verdict"] = risk_verdict(summary)
     write_text(out / "results.csv", table.to_csv(index=False))
     write_report(summary, table, out)
     write_json(out / "summary.json", summary)

@@ -17,7 +17,10 @@ import pandas as pd  # noqa: E402
 
 from econalign.io import save_figure, write_text  # noqa: E402
 from econalign.measure.psychometric import fit_curve  # noqa: E402
+from econalign.measure.verdict import param_text, switching  # noqa: E402
 from econalign.tasks import holt_laury  # noqa: E402
+
+PT_REFERENCE = "pt:alpha=0.88,lambda=2.25"
 
 
 def plot_curve(ax, rows: pd.DataFrame, lo: float, hi: float, title: str, lines: dict[str, float]) -> None:
@@ -64,6 +67,30 @@ def personas_figure(summary: dict, table: pd.DataFrame):
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def mixed_figure(summary: dict):
+    """P(take 50% +G / 50% -L) against G / L, one line per loss, with the thresholds of reference preferences."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    for m, color in zip(summary["mixed"], ("tab:red", "tab:green", "tab:purple")):
+        ratios = [float(g) / m["loss"] for g in m["p_take"]]
+        ax.plot(ratios, list(m["p_take"].values()), "o-", color=color,
+                label=f"L = {m['loss']:,.0f} (takes it from G/L = {fmt_ratio(m['threshold'], m['loss'])})")
+    first = summary["mixed"][0] if summary["mixed"] else None
+    refs = {"EV": "ev", "PT (0.88, 2.25)": PT_REFERENCE, "PT fit": "pt_fit"}
+    for (label, key), color in zip(refs.items(), ("gray", "tab:blue", "black")):
+        g = first and first["theory"].get(key)
+        if g is not None:
+            ax.axvline(g / first["loss"], color=color, ls="--", lw=1, label=f"{label}: G/L = {g / first['loss']:.2f}")
+    ax.axhline(0.5, color="gray", lw=0.6)
+    ax.set(xlabel="gain / loss (G / L)", ylabel="P(take the gamble)", ylim=(-0.03, 1.03))
+    ax.legend(fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
+def fmt_ratio(gain, loss) -> str:
+    return "—" if gain is None else f"{gain / loss:.2f}"
 
 
 def holt_laury_figure(summary: dict):
@@ -113,7 +140,7 @@ def estimate_rows(summary: dict) -> pd.DataFrame:
                 {
                     "model": model,
                     "parameter": name,
-                    "estimate": fmt(p["value"], 3),
+                    "estimate": fmt(p["value"], 3) + (" (search bound)" if p.get("on_bound") else ""),
                     "s.e.": fmt(p["se"], 3),
                     "95% CI": f"[{fmt(ci[0], 3)}, {fmt(ci[1], 3)}]" if ci else
                     "on its search bound" if p.get("on_bound") else "not identified",
@@ -123,12 +150,29 @@ def estimate_rows(summary: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def theory_text(key: str, value) -> str:
+    """A fitted preference's figure is missing only where its fit sits on a search bound."""
+    return "not identified" if value is None and key.endswith("_fit") else fmt(value)
+
+
 def indifference_rows(summary: dict) -> pd.DataFrame:
     return pd.DataFrame(
         [
-            {"gamble": c["curve"], "P(accept) mean": fmt(c["mean_p_accept"], 3), "indifference": fmt(c["indifference"])}
-            | {f"CE {k}": fmt(v) for k, v in c["theory"].items()}
+            {"gamble": c["curve"], "P(accept) mean": fmt(c["mean_p_accept"], 3),
+             "indifference": fmt(c["indifference"]) if c["indifference"] is not None else "none (flat)"}
+            | {f"CE {k}": theory_text(k, v) for k, v in c["theory"].items()}
             for c in summary["indifference"]
+        ]
+    )
+
+
+def mixed_rows(summary: dict) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"gamble": m["curve"], "wealth": fmt(m["wealth"], 0),
+             "gain G taken half the time": fmt(m["threshold"]) if m["threshold"] is not None else "none (never)"}
+            | {f"G {k}": theory_text(k, v) for k, v in m["theory"].items()}
+            for m in summary["mixed"]
         ]
     )
 
@@ -140,12 +184,17 @@ def holt_laury_rows(summary: dict) -> pd.DataFrame:
                 "stakes": name,
                 "safe choices": e["safe_choices"],
                 "expected safe choices": fmt(e["expected_safe_choices"], 2),
-                "consistent": e["consistent"],
-                "implied CRRA r": f"({fmt(e['crra_interval'][0], 2)}, {fmt(e['crra_interval'][1], 2)})",
+                "pattern": switching(e),
+                "implied CRRA r": crra_interval_text(e["crra_interval"]) if e["consistent"] else "—",
             }
             for name, e in summary["holt_laury"].items()
         ]
     )
+
+
+def crra_interval_text(interval) -> str:
+    lo, hi = interval
+    return f"({'−∞' if lo is None else fmt(lo, 2)}, {'∞' if hi is None else fmt(hi, 2)})"
 
 
 def persona_rows(summary: dict) -> pd.DataFrame:
@@ -155,7 +204,7 @@ def persona_rows(summary: dict) -> pd.DataFrame:
                 "persona": name,
                 "indifference": fmt(e["indifference"]),
                 "mean P(accept)": fmt(e["mean_p_accept"], 3),
-                "CRRA r": fmt(e["crra_r"]["value"], 2),
+                "CRRA r": param_text(e["crra_r"]),
                 "shift of indifference": fmt(e["shift_vs_neutral"]["indifference"]),
                 "shift of P(accept)": fmt(e["shift_vs_neutral"]["mean_p_accept"], 3),
             }
@@ -181,17 +230,19 @@ def save_figures(figures: dict, out: Path) -> dict[str, str]:
 
 
 def write_report(summary: dict, table: pd.DataFrame, out: Path) -> None:
-    figures = {
+    figures = {  # the key plot first
         "curves.png": curves_figure(summary, table),
+        "mixed.png": mixed_figure(summary),
         "holt_laury.png": holt_laury_figure(summary),
-        "logit_vs_utility.png": logit_figure(summary, table),
         "personas.png": personas_figure(summary, table),
+        "logit_vs_utility.png": logit_figure(summary, table),
     }
     images = save_figures(figures, out)
     tables = {
         "Maximum-likelihood estimates (contextual-utility logit noise)": estimate_rows(summary),
         "Holt–Laury multiple price list": holt_laury_rows(summary),
         "Indifference points vs theoretical certainty equivalents": indifference_rows(summary),
+        "Mixed gambles: the gain G that makes 50% +G / 50% -L worth taking": mixed_rows(summary),
         "Persona prompts": persona_rows(summary),
     }
     write_text(out / "report.html", render_html(summary, tables, images))
@@ -211,12 +262,13 @@ def render_html(summary: dict, tables: dict[str, pd.DataFrame], images: dict[str
     ]
     captions = {
         "curves.png": "Psychometric curves",
+        "mixed.png": "Mixed gambles (loss aversion)",
         "personas.png": "Persona prompts on 50% of $1,000",
         "holt_laury.png": "Holt–Laury choices",
         "logit_vs_utility.png": "Logit difference vs utility difference",
     }
     return html_page(f"Risk profile of {summary['model']}", facts, tables,
-                     {captions[name]: uri for name, uri in images.items()})
+                     {captions[name]: uri for name, uri in images.items()}, lead=summary["verdict"])
 
 
 def timings_line(t: dict) -> str:

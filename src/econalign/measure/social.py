@@ -30,6 +30,7 @@ from econalign.measure.report import (  # noqa: E402
     save_figures,
     timings_line,
 )
+from econalign.measure.verdict import social_verdict  # noqa: E402
 from econalign.preferences import parse_preference  # noqa: E402
 from econalign.preferences.choice import Menus  # noqa: E402
 from econalign.tasks import dilemma, games, solve  # noqa: E402
@@ -152,6 +153,7 @@ def social_profile(backend: Backend, out: Path, seed: int, method: str, load_sec
         "ultimatum_acceptance": acceptance(tasks, table),
         "timings": timings(load_seconds, scoring, start),
     }
+    summary["verdict"] = social_verdict(summary)
     write_text(out / "results.csv", table.to_csv(index=False))
     write_social_report(summary, out)
     write_json(out / "summary.json", summary)
@@ -173,7 +175,8 @@ def behaviour_figure(summary: dict):
         ax.bar(np.arange(len(games_)) + k * width, values, width, label=name, color="black" if k == 0 else None)
     ax.set_xticks(np.arange(len(games_)) + 0.4 - width / 2, [g.replace("_", "\n") for g in games_], fontsize=8)
     ax.set(ylabel="mean level (share given, P(cooperate), ...)", ylim=(0, 1.05), title=summary["model"])
-    ax.legend(fontsize=8, ncol=3)
+    ax.legend(fontsize=8, ncol=len(series), loc="upper center", bbox_to_anchor=(0.5, -0.18))  # below: hides no bar
+    fig.tight_layout()
     return fig
 
 
@@ -204,4 +207,4 @@ def write_social_report(summary: dict, out: Path) -> None:
     }
     captions = {"behaviour.png": "Behaviour per game", "ultimatum.png": "Ultimatum acceptance"}
     write_text(out / "report.html", html_page(f"Social profile of {summary['model']}", facts, tables,
-                                              {captions[k]: v for k, v in images.items()}))
+                                              {captions[k]: v for k, v in images.items()}, lead=summary["verdict"]))

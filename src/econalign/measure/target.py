@@ -88,13 +88,10 @@ def verdict(rows: list[dict], agreement_before: float, agreement_after: float) -
 
 
 def describe(row: dict) -> str:
+    from econalign.measure.verdict import estimate_text
+
     name = f"{row['model'].upper() if row['model'] != 'moralis' else 'homo moralis'} {row['parameter']}"
-    if row["after_bound"]:
-        value = f"{row['after']:.2f} (on its search bound)"
-    elif row["after_ci"] is None:
-        value = f"{row['after']:.2f} (not identified)"
-    else:
-        value = f"{row['after']:.2f} [{row['after_ci'][0]:.2f}, {row['after_ci'][1]:.2f}]"
+    value = estimate_text(row["after"], row["after_ci"], row["after_bound"])
     mark = "" if row["recovered"] else ", missed"
     return f"{name} {value} (target {row['target']:g}{mark})"
 
@@ -134,38 +131,10 @@ def holt_laury_rows(before: dict, after: dict, pref) -> list[dict]:
              "after_expected": a["expected_safe_choices"], "target": target} for k, a in after["holt_laury"].items()]
 
 
-def measured_threshold(rows: pd.DataFrame) -> float | None:
-    """The gain at which P(take the mixed gamble) crosses ½, linearly interpolated between offered gains
-    (both option orders averaged); None if it never crosses from below."""
-    take = (1 - rows.y).groupby(rows.gain).mean().sort_index()
-    gains, p = take.index.to_numpy(), take.to_numpy()
-    for i in range(len(p) - 1):
-        if p[i] < 0.5 <= p[i + 1]:
-            return float(gains[i] + (0.5 - p[i]) / (p[i + 1] - p[i]) * (gains[i + 1] - gains[i]))
-    return float(gains[0]) if len(p) and p[0] >= 0.5 else None
-
-
-def mixed_rows(before_table: pd.DataFrame, after_table: pd.DataFrame, pref) -> list[dict]:
+def mixed_rows(before: dict, after: dict, pref) -> list[dict]:
     """Per loss size of the battery's mixed gambles: the gain that makes them acceptable, before, after, target."""
-    rows = []
-    for table, key in ((before_table, "before"), (after_table, "after")):
-        mixed = mixed_items(table)
-        for loss, part in mixed.groupby("loss"):
-            row = next((r for r in rows if r["loss"] == loss), None)
-            if row is None:
-                wealth = float(part.wealth.iloc[0])
-                row = {"loss": float(loss), "wealth": wealth, "target": acceptable_gain(pref, float(loss), wealth)}
-                rows.append(row)
-            row[key] = measured_threshold(part)
-    return rows
-
-
-def mixed_items(table: pd.DataFrame) -> pd.DataFrame:
-    rows = table[(table.kind == "mixed") & table.persona.isna() & table.y.notna()].copy()
-    lots = [Lottery.from_list(x) for x in rows.lottery_b]
-    rows["gain"] = [max(g.outcomes) for g in lots]
-    rows["loss"] = [-min(g.outcomes) for g in lots]
-    return rows
+    return [{"loss": a["loss"], "wealth": a["wealth"], "target": acceptable_gain(pref, a["loss"], a["wealth"]),
+             "before": b["threshold"], "after": a["threshold"]} for b, a in zip(before["mixed"], after["mixed"])]
 
 
 def behaviour_rows(before: dict, after: dict, tasks, target_spec: str) -> list[dict]:
@@ -189,7 +158,7 @@ def risk_comparison(spec: str, before: dict, after: dict, before_table: pd.DataF
         "verdict": verdict(rows, risk_agreement(before_table, pref), risk_agreement(after_table, pref)),
         "curves": curve_rows(before, after, pref),
         "holt_laury": holt_laury_rows(before, after, pref),
-        "mixed": mixed_rows(before_table, after_table, pref),
+        "mixed": mixed_rows(before, after, pref),
     }
 
 

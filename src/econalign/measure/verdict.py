@@ -1,0 +1,149 @@
+"""The plain verdict that opens every profile report and the command line's output.
+
+All wording rules live here and read only a profile's summary, so they are tested on hand-made
+summaries. A value on its search bound is never worded as a finding: the estimator found no
+interior optimum there, so it is said to be not identified.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+FLAT_SHARE = 0.9  # taking one kind of option this often on every curve is no preference between them
+ORDER_GAP = 0.2  # P(accept) this much apart between the two listing orders is worth a warning
+LOW_MASS = 0.5  # below this share of next-token probability on the option words, the answers are shaky
+FIRST_SHARE = 0.85  # picking the first listed option this often (or its complement) is position, not preference
+
+
+def estimate_text(value: float, ci, on_bound: bool, digits: int = 2) -> str:
+    """`1.90 [1.60, 2.20]`, or the value marked as on its search bound / not identified."""
+    if on_bound:
+        return f"{value:.{digits}f} (on its search bound: not identified)"
+    if ci is None:
+        return f"{value:.{digits}f} (not identified)"
+    return f"{value:.{digits}f} [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
+
+
+def param_text(p: dict, digits: int = 2) -> str:
+    return estimate_text(p["value"], p["ci95"], bool(p.get("on_bound")), digits)
+
+
+def identified(p: dict) -> bool:
+    return not p.get("on_bound") and p["ci95"] is not None
+
+
+def why_not(name: str, p: dict) -> str:
+    """Why an estimate is not a finding: `CRRA r = 5.00 is on its search bound`."""
+    return f"{name} = {p['value']:.2f} " + ("is on its search bound" if p.get("on_bound") else "has no finite interval")
+
+
+def switching(hl: dict) -> str:
+    """How a Holt–Laury list was answered: one switch (the only case with an implied CRRA interval) or not."""
+    if hl["consistent"]:
+        return "switching once"
+    if hl["safe_choices"] == len(hl["p_safe"]):
+        return "never switching to the risky option, not even in the last row where it pays more for sure"
+    return "switching more than once"
+
+
+def risk_verdict(summary: dict) -> str:
+    """One or two sentences on a risk profile: the attitude to risk, Holt–Laury, loss aversion, caveats."""
+    r = summary["estimates"]["crra"]["params"]["r"]
+    curves = summary["indifference"]
+    shares = [c["mean_p_accept"] for c in curves]
+    if curves and all(c["indifference"] is None for c in curves):
+        head = f"No measurable risk preference: {flat_text(shares)}"
+        if not identified(r):
+            head += "; the estimators find no interior optimum"
+    elif not identified(r):
+        crossing = sum(c["indifference"] is not None for c in curves)
+        head = (f"Risk preference not identified: {why_not('CRRA r', r)}; "
+                f"{crossing} of {len(curves)} choice curves cross ½ inside the offered amounts")
+    else:
+        head = f"{attitude(r)}: CRRA r = {param_text(r)}"
+    return sentences(head, [holt_laury_text(summary["holt_laury"]), loss_text(summary), *risk_caveats(summary)])
+
+
+def flat_text(shares: list[float]) -> str:
+    mean, lo, hi = np.mean(shares), min(shares), max(shares)
+    if lo >= FLAT_SHARE:
+        return f"accepts the sure option {mean:.0%} of the time at every stake ({lo:.0%}–{hi:.0%} across the curves)"
+    if hi <= 1 - FLAT_SHARE:
+        return f"takes the gamble {1 - mean:.0%} of the time at every stake ({1 - hi:.0%}–{1 - lo:.0%} across the curves)"
+    return f"its choices do not follow the sure amount on any curve (P(accept the sure option) {mean:.0%} on average)"
+
+
+def attitude(r: dict) -> str:
+    lo, hi = r["ci95"]
+    return "Risk-averse" if lo > 0 else "Risk-loving" if hi < 0 else "Close to risk-neutral"
+
+
+def holt_laury_text(hl: dict) -> str:
+    answers = {(e["safe_choices"], switching(e)) for e in hl.values()}
+    if len(answers) == 1 and len(hl) > 1:  # the same at every stake: say it once
+        (safe, how), = answers
+        return f"Holt–Laury: {safe} safe choices at every stake ({', '.join(hl)}), {how}"
+    parts = [f"{e['safe_choices']} safe choices at stakes {name}, {switching(e)}" for name, e in hl.items()]
+    return f"Holt–Laury: {'; '.join(parts)}" if parts else ""
+
+
+def loss_text(summary: dict) -> str:
+    lam = summary["estimates"]["pt"]["params"]["lambda"]
+    if not identified(lam):
+        return f"loss aversion not identified ({why_not('PT λ', lam)})"
+    lo, hi = lam["ci95"]
+    kind = "loss-averse" if lo > 1 else "gain-seeking in mixed gambles" if hi < 1 else "no clear loss aversion"
+    return f"{kind}, PT λ = {param_text(lam)}"
+
+
+def risk_caveats(summary: dict) -> list[str]:
+    out = mass_caveat(summary)
+    pb = summary["position_bias"]
+    first, second = pb["p_accept_sure_first"], pb["p_accept_gamble_first"]
+    if first is not None and second is not None and abs(first - second) >= ORDER_GAP:
+        out.append(f"the answer depends on the listing order (P(accept) {first:.2f} with the sure option first, "
+                   f"{second:.2f} with the gamble first)")
+    return out
+
+
+def mass_caveat(summary: dict) -> list[str]:
+    mass = summary["answers"]["mean_option_mass"]
+    if mass is not None and mass < LOW_MASS:
+        return [f"only {mass:.0%} of the next-token probability falls on the option words, so read these figures "
+                "with care"]
+    return []
+
+
+def social_verdict(summary: dict) -> str:
+    """One or two sentences on a social profile: position bias or the nearest reference, κ and Fehr–Schmidt."""
+    first = summary["position_bias"]["p_first_option"]
+    est = summary["estimates"]
+    params = [f"homo moralis κ {param_text(est['moralis']['params']['kappa'])}"] if "moralis" in est else []
+    if "fs" in est:
+        fs = est["fs"]["params"]
+        params.append(f"Fehr–Schmidt α {param_text(fs['alpha'])}, β {param_text(fs['beta'])}")
+    if first is not None and (first >= FIRST_SHARE or first <= 1 - FIRST_SHARE):
+        which = "first" if first >= FIRST_SHARE else "second"
+        share = first if which == "first" else 1 - first
+        head = f"No measurable social preference: picks the {which} listed option {share:.0%} of the time whatever it offers"
+    else:
+        name, gap, games = nearest_reference(summary["behaviour"])
+        head = f"Behaves closest to {name}: mean level {gap:.2f} from it on average over {games} games"
+    return sentences(head, [*params, *mass_caveat(summary)])
+
+
+def nearest_reference(behaviour: dict) -> tuple[str, float, int]:
+    """The reference preference whose exact per-game behaviour is nearest the model's (mean absolute gap)."""
+    refs = [k for k in next(iter(behaviour.values())) if k != "model"]
+    gaps = {}
+    for ref in refs:
+        pairs = [(g["model"], g[ref]) for g in behaviour.values() if g["model"] is not None and g[ref] is not None]
+        gaps[ref] = (float(np.mean([abs(m - x) for m, x in pairs])), len(pairs)) if pairs else (np.inf, 0)
+    best = min(gaps, key=lambda k: gaps[k][0])
+    return best, *gaps[best]
+
+
+def sentences(head: str, rest: list[str]) -> str:
+    rest = [x for x in rest if x]
+    tail = "; ".join(rest)
+    return f"{head}." + (f" {tail[0].upper()}{tail[1:]}." if tail else "")
