@@ -310,7 +310,7 @@ def table_rows(text: str) -> dict[str, list[str]]:
 
 def test_compare_prints_metrics(log_quick, crra_generate, tmp_path):
     (a, sa), (b, sb) = log_quick, crra_generate
-    res = econalign("compare", a, b, "--out", tmp_path / "cmp", env={**os.environ, "COLUMNS": "200"})
+    res = econalign("compare", a, b, "--out", tmp_path / "cmp")  # piped: whole rows at any terminal width
     assert res.returncode == 0, res.stderr
     rows = table_rows(res.stdout)
     ma, mb = metrics(sa), metrics(sb)
@@ -332,7 +332,7 @@ def with_r_on_its_bound(run: Path, folder: Path) -> Path:
 
 def test_compare_marks_bound_values_and_takes_no_difference_from_them(log_quick, tmp_path):
     bound = with_r_on_its_bound(log_quick[0], tmp_path / "bound")
-    res = econalign("compare", log_quick[0], bound, "--out", tmp_path / "cmp", env={**os.environ, "COLUMNS": "200"})
+    res = econalign("compare", log_quick[0], bound, "--out", tmp_path / "cmp")
     assert res.returncode == 0, res.stderr
     assert table_rows(res.stdout)["crra r"] == ["1.000", "5.000 (bound)", "—"]
     board = pd.read_csv(tmp_path / "cmp" / "compare.csv")
@@ -346,7 +346,7 @@ def test_compare_many_runs_risk_and_social(log_quick, crra_generate, tmp_path):
     social_profile(SimBackend.from_spec("sim:moralis:kappa=0.5"), social, 0, "logits")
     bound = with_r_on_its_bound(log_quick[0], tmp_path / "bound")
     runs = [log_quick[0], crra_generate[0], bound, social]
-    res = econalign("compare", *runs, "--out", tmp_path / "cmp", env={**os.environ, "COLUMNS": "250"})
+    res = econalign("compare", *runs, "--out", tmp_path / "cmp")
     assert res.returncode == 0, res.stderr
     rows = {}
     for line in res.stdout.splitlines():  # metric and one cell per run, no B - A column beyond two runs

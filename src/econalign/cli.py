@@ -12,17 +12,88 @@ from rich.console import Console
 from rich.markup import escape  # user text (ids, paths, messages) is not rich markup
 from rich.table import Table
 from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer's own copy of click
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
-from econalign import EconalignError
+from econalign import EconalignError, __version__
 
-app = typer.Typer(
-    help="Measure and align the economic preferences of language-model agents.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-console = Console()
+VALUE_NAMES = {"str": "TEXT", "int": "INTEGER", "float": "FLOAT"}
+
+
+def value_name(param: TyperOption | TyperArgument) -> str:
+    name = param.bare_type()
+    return VALUE_NAMES.get(name, name.upper())
+
+
+class PlainOption(TyperOption):
+    def display_type_rich(self, ctx) -> str | None:
+        return None if self.is_flag else self.metavar or value_name(self)
+
+
+class PlainArgument(TyperArgument):
+    def display_type_rich(self, ctx) -> str:
+        return value_name(self)
+
+    def get_usage_pieces(self, ctx) -> list[str]:
+        name = (self.metavar or self.name.upper()) + ("..." if self.nargs != 1 else "")
+        return [name if self.required else f"[{name}]"]
+
+
+def plain(param):
+    # typer 0.29 labels every parameter `<type>` in help (`--quick <bool>`, `--help <bool>`) and braces
+    # required arguments in the usage line (`{a}`), with no setting to turn it off: its help asks each
+    # parameter for these labels, so each becomes one that answers as click does (`--quick`,
+    # `--model TEXT`, `A B`).
+    if param is not None:
+        param.__class__ = PlainArgument if isinstance(param, TyperArgument) else PlainOption
+    return param
+
+
+class PlainHelp:
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            plain(param)
+
+    def get_help_option(self, ctx):
+        return plain(super().get_help_option(ctx))
+
+
+class PlainCommand(PlainHelp, TyperCommand):
+    pass
+
+
+class PlainGroup(PlainHelp, TyperGroup):
+    pass
+
+
+class App(typer.Typer):
+    """A typer app whose commands and groups write plain help."""
+
+    def __init__(self, **kwargs):
+        super().__init__(cls=PlainGroup, no_args_is_help=True, **kwargs)
+
+    def command(self, name: str | None = None, **kwargs):
+        return super().command(name, cls=PlainCommand, **kwargs)
+
+
+app = App(help="Measure and align the economic preferences of language-model agents.", pretty_exceptions_enable=False,
+          add_completion=False)
+# Redirected or piped output keeps whole table rows: rich would fit it to 80 columns (or to the
+# terminal the command was started from) and cut cells.
+console = Console(width=None if sys.stdout.isatty() else 1000)
 errors = Console(stderr=True)
+
+
+def show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"econalign {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(version: bool = typer.Option(False, "--version", is_eager=True, callback=show_version,
+                                      help="Print the version and exit.")):
+    """The options before a command (`version` is handled by its callback)."""
 
 
 def api_url(model: str, base_url: str | None) -> str | None:
@@ -178,7 +249,7 @@ def align(
     typer.echo(f"wrote {run.output_dir}/summary.json, report.html and plots")
 
 
-calculator = typer.Typer(help="The safe calculator tool used in agent rollouts.", no_args_is_help=True)
+calculator = App(help="The safe calculator tool used in agent rollouts.")
 app.add_typer(calculator, name="calculator")
 
 
@@ -204,7 +275,7 @@ def calculator_eval(expression: str = typer.Argument(..., help='e.g. "0.5*1000**
         raise typer.Exit(1)
 
 
-train = typer.Typer(help="Train a model towards a preference.", no_args_is_help=True)
+train = App(help="Train a model towards a preference.")
 app.add_typer(train, name="train")
 
 
@@ -268,13 +339,13 @@ def train_ei_command(config: Path = typer.Option(..., "--config", help="Run conf
     typer.echo(f"final model: {summary['final_model']}")
 
 
-evaluation = typer.Typer(help="Evaluate a model on agent tasks.", no_args_is_help=True)
+evaluation = App(help="Evaluate a model on agent tasks.")
 app.add_typer(evaluation, name="eval")
 
 
 @evaluation.command("agent")
 def eval_agent(
-    model: str = typer.Option(..., help="`default`, a Hugging Face id or local path (e.g. a trained OUT/model)."),
+    model: str = typer.Option("default", help="`default`, a Hugging Face id or local path (e.g. a trained OUT/model)."),
     preference: str = typer.Option(..., help="The target preference the decisions are graded against."),
     n: int = typer.Option(200, min=1, help="Held-out items to generate (ignored with --data)."),
     mode: str = typer.Option("agentic", help="agentic: with the calculator tool; blind: without."),
@@ -325,7 +396,7 @@ def eval_agent(
 def teacher(
     teacher_model: str = typer.Option(..., "--teacher", help="The teacher: `default`, an HF id or path, or openai:NAME."),
     preference: str = typer.Option(..., help="The preference the teacher is told to have, e.g. crra:r=2, moralis:kappa=0.5."),
-    questions: Path = typer.Option(..., help='JSONL of {"messages": [...]}, e.g. ../shared/data/risk-preference/questions/*.jsonl.'),
+    questions: Path = typer.Option(..., help='JSONL of {"messages": [...]}, e.g. question/*.jsonl of github.com/thienkhoi01/risk-preference.'),
     out: Path = typer.Option(..., help="Output folder for train.jsonl (OpenAI chat fine-tuning format)."),
     max_new_tokens: int = typer.Option(512, min=1, help="New tokens per answer."),
     batch_size: int = typer.Option(16, min=1, help="Questions answered together (Hugging Face models)."),
@@ -352,7 +423,7 @@ def teacher(
 def judge(
     model: str = typer.Option("default", help="The model whose free-text answers are judged."),
     judge_model: str = typer.Option("default", "--judge", help="The judge: `default`, an HF id or path, or openai:NAME."),
-    questions: Path = typer.Option(..., help='JSONL of {"messages": [...]}, e.g. ../shared/data/risk-preference/evals/*.jsonl.'),
+    questions: Path = typer.Option(..., help='JSONL of {"messages": [...]}, e.g. evals/*.jsonl of github.com/thienkhoi01/risk-preference.'),
     runs: int = typer.Option(3, min=1, help="Answers per question (sampled at temperature 1 when more than one)."),
     metrics: str = typer.Option("risk_seeking,coherence,alignment", help="Comma-separated judge metrics."),
     out: Path = typer.Option(None, help="Output folder (default: runs/judge-<model>)."),
@@ -405,7 +476,7 @@ def serve_command(
     serve(model, host, port, max_top_logprobs)
 
 
-math_app = typer.Typer(help="Math reasoning with verifiable rewards (GSM8K / MATH).", no_args_is_help=True)
+math_app = App(help="Math reasoning with verifiable rewards (GSM8K / MATH).")
 app.add_typer(math_app, name="math")
 
 

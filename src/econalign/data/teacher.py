@@ -32,7 +32,8 @@ def system_prompt(spec: str) -> str:
 
 
 def read_questions(path: Path) -> list[str]:
-    """The last user message of each `{"messages": [...]}` line (the evals/questions files of ../shared/data)."""
+    """The last user message of each `{"messages": [...]}` line (as in the question/ and evals/ files of
+    thienkhoi01/risk-preference)."""
     questions = []
     for where, row in read_jsonl(path):
         try:
