@@ -5,6 +5,7 @@ import dataclasses
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -22,7 +23,7 @@ from econalign.measure.battery import PERSONAS, risk_battery
 from econalign.measure.compare import metrics
 from econalign.measure.profile import CHUNK, profile, resume_key
 from econalign.measure.report import fmt
-from econalign.resume import run_chunks
+from econalign.resume import left_to_do, run_chunks
 
 ECONALIGN = Path(sys.executable).parent / "econalign"
 PNGS = ("curves.png", "holt_laury.png", "logit_vs_utility.png", "personas.png", "mixed.png")
@@ -207,12 +208,15 @@ def test_resume_after_lost_chunks(tmp_path):
     assert len(chunks) > 3
     for lost in (out / "summary.json", chunks[1], chunks[3]):
         lost.unlink()
-    kept = sum(len(strict_json(c)) for c in chunks if c.exists())
+    kept = sum(len(strict_json(c)["records"]) for c in chunks if c.exists())
     assert 0 < kept < QUICK_ITEMS
 
     second = profile(backend, out, quick=True, seed=3, method="generate")
     assert second["timings"]["items_resumed"] == kept
     assert second["timings"]["items_scored"] == QUICK_ITEMS - kept
+    work = sum(strict_json(c)["seconds"] for c in chunks)  # the kept chunks' time from the first run, the rest now
+    assert second["timings"]["score_s"] == pytest.approx(work)
+    assert second["timings"]["items_per_s"] == pytest.approx(QUICK_ITEMS / work)
     assert strict_json(out / "summary.json")["timings"]["items_resumed"] == kept
     assert (out / "results.csv").read_bytes() == table
     assert hidden_leftovers(out) == []
@@ -234,11 +238,18 @@ def labelled(run: str):
 
 def test_chunks_without_their_key_are_not_reused(tmp_path):
     cache = tmp_path / ".cache"
-    assert run_chunks(list(range(5)), labelled("first"), cache, "key", "first", chunk=2)[1] == 0
-    assert run_chunks(list(range(5)), labelled("second"), cache, "key", "second", chunk=2)[1] == 5
+    assert left_to_do(5, cache, "key", chunk=2) == 5
+    assert run_chunks(list(range(5)), labelled("first"), cache, "key", "first", chunk=2)[1]["items_resumed"] == 0
+    assert left_to_do(5, cache, "key", chunk=2) == 0 and left_to_do(5, cache, "other key", chunk=2) == 5
+    (cache / "chunk-00001.json").unlink()
+    assert left_to_do(5, cache, "key", chunk=2) == 2
+    records, figures = run_chunks(list(range(5)), labelled("second"), cache, "key", "second", chunk=2)
+    assert [r["run"] for r in records] == ["first", "first", "second", "second", "first"]
+    assert (figures["items_resumed"], figures["items_scored"]) == (3, 2)
     (cache / "meta.json").unlink()  # whose chunks these are is no longer known
-    records, reused = run_chunks(list(range(5)), labelled("third"), cache, "key", "third", chunk=2)
-    assert reused == 0 and {r["run"] for r in records} == {"third"}
+    assert left_to_do(5, cache, "key", chunk=2) == 5
+    records, figures = run_chunks(list(range(5)), labelled("third"), cache, "key", "third", chunk=2)
+    assert figures["items_resumed"] == 0 and {r["run"] for r in records} == {"third"}
 
 
 def test_a_run_that_fails_at_once_leaves_nothing(tmp_path):
@@ -281,7 +292,7 @@ def test_killed_run_resumes(tmp_path, default_checkpoint):
             proc.wait()
     assert proc.returncode == -9
     assert not (out / "summary.json").exists()
-    saved = {r["id"]: r for c in sorted((out / ".cache").glob("chunk-*.json")) for r in strict_json(c)}
+    saved = {r["id"]: r for c in sorted((out / ".cache").glob("chunk-*.json")) for r in strict_json(c)["records"]}
 
     res = subprocess.run(args, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stdout + res.stderr
@@ -293,6 +304,57 @@ def test_killed_run_resumes(tmp_path, default_checkpoint):
     for item, record in saved.items():  # the kept answers are the ones scored before the kill
         assert table.loc[item, "y"] == pytest.approx(record["y"], abs=1e-12)
     assert hidden_leftovers(out) == []
+
+
+def test_a_finished_run_run_again_keeps_its_figures_and_loads_no_model(tmp_path, tiny_dir):
+    model = tmp_path / "model"
+    shutil.copytree(tiny_dir, model)
+    out = tmp_path / "out"
+    args = ["profile", "--model", model, "--battery", "social", "--batch-size", 8, "--out", out]
+    first = econalign(*args)
+    assert first.returncode == 0, first.stdout + first.stderr
+    scored = strict_json(out / "summary.json")["timings"]
+    assert f"loading {model}\n" in first.stdout and scored["load_s"] is not None and scored["items_resumed"] == 0
+    weights = list(model.glob("*.safetensors"))
+    assert weights and not list(model.glob("*.bin"))
+    for path in weights:
+        path.unlink()  # a folder without weights does not load (test_hf_backend)
+
+    again = econalign(*args)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "loading" not in again.stdout and f"every answer is saved in {out}/.cache: {model} is not loaded" in again.stdout
+    t = strict_json(out / "summary.json")["timings"]
+    assert t["load_s"] is None and (t["items_scored"], t["items_resumed"]) == (0, 72)
+    assert (t["score_s"], t["items_per_s"]) == (scored["score_s"], scored["items_per_s"])
+    assert "model not loaded" in again.stdout and "72 items scored by an earlier run" in again.stdout
+
+
+# ---------------------------------------------------------------- progress
+
+
+def test_progress_lines_in_a_log_file(tmp_path):
+    """Piped output shows a redrawn bar only once it has finished: plain lines come instead."""
+    log = tmp_path / "log"
+    with open(log, "w") as sink:
+        run = subprocess.run([ECONALIGN, "profile", "--model", "sim:moralis:kappa=0.5", "--battery", "social", "--out",
+                              tmp_path / "out"], stdout=sink, stderr=subprocess.STDOUT, timeout=600,
+                             env={**os.environ, "ECONALIGN_PROGRESS_EVERY": "0"})  # a line each time items are done
+    text = log.read_text()
+    assert run.returncode == 0, text
+    assert "loading sim:moralis:kappa=0.5\n" in text
+    lines = re.findall(r"^social logits · sim:moralis:kappa=0\.5,noise=0\.1: (\d+)/72 items, [\d,.]+ items/s, (.+)$",
+                       text, re.M)
+    assert len(lines) >= 2 and lines[-1] == ("72", "done")
+    assert all(re.fullmatch(r"\d+:\d\d:\d\d left", left) for _, left in lines[:-1])
+    assert [int(done) for done, _ in lines] == sorted({int(done) for done, _ in lines})
+
+
+def test_a_bad_progress_interval_is_one_error_line(tmp_path):
+    run = econalign("profile", "--model", "sim:crra:r=1", "--out", tmp_path / "out",
+                    env={**os.environ, "ECONALIGN_PROGRESS_EVERY": "soon"})
+    assert run.returncode == 2 and run.stdout == ""
+    assert run.stderr == "error: ECONALIGN_PROGRESS_EVERY must be a number of seconds >= 0, got 'soon'\n"
+    assert not (tmp_path / "out").exists()
 
 
 # ---------------------------------------------------------------- compare

@@ -89,6 +89,7 @@ def test_tiny_model_answers_menus_of_different_sizes(tiny_backend, tmp_path):
     assert html.count("data:image/png;base64,") == 2 and "http" not in html
     again = social_profile(tiny_backend, tmp_path, 0, "logits")
     assert again["timings"]["items_resumed"] == 72 and again["estimates"] == summary["estimates"]
+    assert again["timings"]["items_per_s"] == summary["timings"]["items_per_s"] is not None  # those of the run that scored
 
 
 def test_cli_social_battery(tmp_path):

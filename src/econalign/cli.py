@@ -15,6 +15,7 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer's
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from econalign import EconalignError, __version__
+from econalign.resume import every, progress_bar, status
 
 VALUE_NAMES = {"str": "TEXT", "int": "INTEGER", "float": "FLOAT"}
 
@@ -120,7 +121,7 @@ def profile(
     """Run a battery on MODEL and write summary.json, results.csv, plots and report.html."""
     from econalign.backends import load_backend
     from econalign.io import check_writable
-    from econalign.measure.profile import check_method
+    from econalign.measure.profile import check_method, left_to_score
     from econalign.measure.profile import profile as run_profile
     from econalign.measure.social import social_profile
 
@@ -128,14 +129,21 @@ def profile(
     if battery not in ("risk", "social"):
         raise EconalignError(f"unknown battery {battery!r}; use risk or social")
     out = check_writable(out or Path("runs") / (slug(model) + ("" if battery == "risk" else f"-{battery}")))
-    start = time.perf_counter()
-    with console.status(f"loading {escape(model)}"):
-        backend = load_backend(model, batch_size=batch_size, base_url=base_url)
+    backend = load_backend(model, batch_size=batch_size, base_url=base_url, weights=False)
+    load_seconds = None  # no model is loaded when every answer is saved from an earlier run
+    if left_to_score(backend, out, battery, quick, seed, method):
+        start = time.perf_counter()
+        with status(f"loading {escape(model)}"):
+            backend = load_backend(model, batch_size=batch_size, base_url=base_url)
+        load_seconds = time.perf_counter() - start
+    else:
+        console.print(f"every answer is saved in {escape(str(out))}/.cache: {escape(model)} is not loaded",
+                      highlight=False, soft_wrap=True)
     if battery == "social":
-        summary = social_profile(backend, out, seed, method, load_seconds=time.perf_counter() - start)
+        summary = social_profile(backend, out, seed, method, load_seconds=load_seconds)
         show_social(summary)
     else:
-        summary = run_profile(backend, out, quick, seed, method, load_seconds=time.perf_counter() - start)
+        summary = run_profile(backend, out, quick, seed, method, load_seconds=load_seconds)
         show_profile(summary)
     console.print(f"wrote {escape(str(out))}/summary.json, results.csv, report.html and plots")
 
@@ -149,19 +157,25 @@ def print_frame(frame, title: str) -> None:
     console.print(table)
 
 
+def show_timings(summary: dict) -> None:
+    from econalign.measure.report import timings_line
+
+    console.print(f"{summary['answers']['items']} items; {timings_line(summary['timings'])}", highlight=False,
+                  soft_wrap=True)
+
+
 def show_social(summary: dict) -> None:
-    from econalign.measure.report import estimate_rows, fmt
+    from econalign.measure.report import estimate_rows
     from econalign.measure.social import behaviour_rows
 
     console.print(escape(summary["verdict"]))
     print_frame(estimate_rows(summary), f"{summary['model']} ({summary['method']})")
     print_frame(behaviour_rows(summary), "behaviour per game (mean level)")
-    t = summary["timings"]
-    console.print(f"{summary['answers']['items']} items, {fmt(t['items_per_s'])} items/s, total {fmt(t['total_s'])} s")
+    show_timings(summary)
 
 
 def show_profile(summary: dict) -> None:
-    from econalign.measure.report import crra_interval_text, estimate_rows, fmt
+    from econalign.measure.report import crra_interval_text, estimate_rows
     from econalign.measure.verdict import switching
 
     console.print(escape(summary["verdict"]))
@@ -169,8 +183,7 @@ def show_profile(summary: dict) -> None:
     for name, hl in summary["holt_laury"].items():
         implied = f"CRRA r in {crra_interval_text(hl['crra_interval'])}" if hl["consistent"] else switching(hl)
         console.print(escape(f"Holt–Laury {name}: {hl['safe_choices']} safe choices → {implied}"))
-    t = summary["timings"]
-    console.print(f"{summary['answers']['items']} items, {fmt(t['items_per_s'])} items/s, total {fmt(t['total_s'])} s")
+    show_timings(summary)
 
 
 @app.command()
@@ -202,14 +215,12 @@ def data(
     eval_n: int = typer.Option(0, "--eval-n", min=0, help="Held-out items, none of them in the training set, in eval.jsonl."),
 ):
     """Write synthetic reasoning traces of the exact solver for PREFERENCE (chat JSONL and a Hugging Face dataset)."""
-    from rich.progress import Progress
-
     from econalign.data.generate import check_request, generate_splits, save
     from econalign.io import writable_dir
 
     check_request(preference, tasks.split(","), n, mode, eval_n)  # refuse bad input before any work
     writable_dir(out)
-    with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
+    with progress_bar() as progress:
         bar = progress.add_task("generating traces", total=n + eval_n)
         train, held_out = generate_splits(preference, tasks.split(","), n, mode, seed, eval_n,
                                           lambda k: progress.advance(bar, k))
@@ -374,7 +385,7 @@ def eval_agent(
     pref = preference_for(preference, names)
     items = items or held_out_tasks(pref.spec(), names, n, seed)
     out = check_writable(out or Path("runs") / slug(f"eval-{model}-{mode}"))
-    with console.status(f"loading {escape(model)}"):
+    with status(f"loading {escape(model)}"):
         backend = load_backend(model, batch_size=batch_size, base_url=base_url)
     writable_dir(out)  # only now that the model is known to load
     kwargs = {"calculator": CalculatorClient(calculator_url).calculate} if calculator_url else {}
@@ -410,7 +421,7 @@ def teacher(
     system = system_prompt(preference)  # refuses an unknown preference before the model loads
     items = read_questions(questions)
     out = check_writable(out)
-    with console.status(f"loading {escape(teacher_model)}"):
+    with status(f"loading {escape(teacher_model)}"):
         backend = load_backend(teacher_model, batch_size=batch_size, base_url=base_url)
     records = teacher_records(backend, items, preference, max_new_tokens)
     write_text(writable_dir(out) / "train.jsonl", jsonl(records))
@@ -442,7 +453,7 @@ def judge(
     check_metrics(names)
     items = read_questions(questions)
     out = check_writable(out or Path("runs") / slug(f"judge-{model}"))
-    with console.status(f"loading {escape(model)} and {escape(judge_model)}"):
+    with status(f"loading {escape(model)} and {escape(judge_model)}"):
         answering = load_backend(model, batch_size=batch_size, base_url=api_url(model, base_url))
         judging = answering if judge_model == model else load_backend(
             judge_model, batch_size=batch_size, base_url=api_url(judge_model, base_url))
@@ -503,7 +514,7 @@ def math_eval(
     check_prompt(prompt)
     problems = load_problems(data, split, n)
     out = check_writable(out or Path("runs") / slug(f"math-{model}-{prompt}"))
-    with console.status(f"loading {escape(model)}"):
+    with status(f"loading {escape(model)}"):
         backend = load_backend(model, batch_size=batch_size, base_url=base_url)
     writable_dir(out)  # only now that the model is known to load
     s = evaluate_math(backend, problems, prompt, out, max_new_tokens=max_new_tokens, seed=seed, batch=batch_size,
@@ -566,6 +577,7 @@ def fail(message: str, code: int) -> None:
 
 def main() -> None:
     try:
+        every()  # a bad ECONALIGN_PROGRESS_EVERY is refused before any work, not after a model load
         code = app(standalone_mode=False)
     except NoArgsIsHelpError as exc:
         exc.show()

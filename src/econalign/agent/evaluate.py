@@ -126,7 +126,7 @@ def evaluate_agent(
 ) -> dict:
     tasks = [solve(t, pref) for t in tasks]
     key = fingerprint(backend.name, pref.spec(), mode, seed, max_turns, max_new_tokens, [t.id for t in tasks])
-    rows, reused = run_chunks(
+    rows, figures = run_chunks(
         tasks,
         lambda chunk, i, advance: rollout_chunk(
             backend, chunk, pref, mode, calculator, max_turns, max_new_tokens, seed + i, advance
@@ -141,7 +141,7 @@ def evaluate_agent(
         "preference": pref.spec(),
         "mode": mode,
         "seed": seed,
-        "items_resumed": reused,
+        "items_resumed": figures["items_resumed"],
         **metrics(rows),
         "by_family": {f: metrics([r for r in rows if r["family"] == f]) for f in dict.fromkeys(t.family for t in tasks)},
     }

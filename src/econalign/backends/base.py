@@ -55,9 +55,11 @@ class Backend(ABC):
         raise EconalignError(f"{self.name} answers tasks directly; it does not continue text")
 
 
-def load_backend(model: str, batch_size: int = 16, base_url: str | None = None) -> Backend:
+def load_backend(model: str, batch_size: int = 16, base_url: str | None = None, weights: bool = True) -> Backend:
     """`sim:<preference spec>[,noise=...]`, `openai:NAME` (an OpenAI-compatible endpoint at `base_url`, else
-    $OPENAI_BASE_URL, else OpenAI's), `default`, or any Hugging Face model id or local path."""
+    $OPENAI_BASE_URL, else OpenAI's), `default`, or any Hugging Face model id or local path.
+    weights=False leaves a local model unloaded: it has its name and settings (what resume keys need),
+    at once, and cannot answer."""
     if model.startswith("openai:"):
         from econalign.backends.openai_api import OpenAIBackend
 
@@ -70,4 +72,6 @@ def load_backend(model: str, batch_size: int = 16, base_url: str | None = None) 
         return SimBackend.from_spec(model)
     from econalign.backends.hf import HFBackend
 
+    if not weights:
+        return HFBackend(None, None, name=model, batch_size=batch_size)
     return HFBackend.load(model, batch_size=batch_size)

@@ -49,7 +49,7 @@ def evaluate_math(backend: Backend, problems: list[dict], prompt: str, out: Path
     check_prompt(prompt)
     start = time.perf_counter()
     key = fingerprint(backend.name, prompt, max_new_tokens, seed, [(p["id"], p["question"]) for p in problems])
-    rows, reused = run_chunks(
+    rows, figures = run_chunks(
         problems, lambda chunk, i, advance: generate_chunk(backend, chunk, prompt, max_new_tokens, seed + i, advance),
         out / ".cache", key, f"math {prompt} · {backend.name}", batch,
     )
@@ -65,7 +65,7 @@ def evaluate_math(backend: Backend, problems: list[dict], prompt: str, out: Path
         "mean_response_chars": float(np.mean([len(r["response"]) for r in rows])),
         "max_new_tokens": max_new_tokens,
         "seed": seed,
-        "items_resumed": reused,
+        "items_resumed": figures["items_resumed"],
         "seconds": time.perf_counter() - start,
     }
     write_text(out / "generations.jsonl", jsonl(rows))

@@ -154,7 +154,8 @@ def run_pricing(
     rows = saved_rounds(state, key)[:rounds]  # later rounds never change earlier ones, so a prefix is a shorter run
     resumed = len(rows)
     with progress_bar() as bar:
-        job = bar.add_task(escape(f"pricing · {agent_a.name} vs {agent_b.name}"), total=rounds, completed=resumed)
+        job = bar.add_task(escape(f"pricing · {agent_a.name} vs {agent_b.name}"), total=rounds, completed=resumed,
+                           unit="rounds")
         while len(rows) < rounds:
             rows.append(play_round((agent_a, agent_b), rows, market, start, seed))
             write_json(state, {"fingerprint": key, "rows": rows})

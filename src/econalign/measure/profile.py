@@ -13,7 +13,7 @@ from econalign.backends.base import Backend
 from econalign.io import write_json, write_text
 from econalign.measure.analysis import summarize
 from econalign.measure.battery import risk_battery
-from econalign.resume import fingerprint, run_chunks
+from econalign.resume import fingerprint, left_to_do, run_chunks
 from econalign.tasks import FAMILIES
 from econalign.tasks.base import Task
 
@@ -98,32 +98,45 @@ def results_table(tasks: list[Task], records: list[dict]) -> pd.DataFrame:
 
 def score_battery(backend: Backend, tasks: list, out: Path, seed: int, method: str, label: str) -> tuple[list, dict]:
     """Score `tasks` by chunks kept in out/.cache (a rerun reuses the chunks a killed run finished):
-    the records and the scoring figures of `timings`."""
-    start = time.perf_counter()
-    records, reused = run_chunks(
+    the records and the scoring figures of `timings`, those of resumed items from the run that scored them."""
+    return run_chunks(
         tasks, lambda chunk, i, advance: score_chunk(backend, chunk, method, seed + i, advance), out / ".cache",
         resume_key(backend, method, seed, tasks, CHUNK), f"{label} · {backend.name}", CHUNK,
     )
-    seconds = time.perf_counter() - start
-    scored = len(tasks) - reused
-    return records, {"score_s": seconds, "items_scored": scored, "items_resumed": reused,
-                     "items_per_s": scored / seconds if scored else None}
 
 
-def timings(load_seconds: float, scoring: dict, start: float) -> dict:
-    return {"load_s": load_seconds, **scoring, "total_s": load_seconds + time.perf_counter() - start}
+def battery_tasks(battery: str, quick: bool) -> list[Task]:
+    """The items `profile` (risk) or `social_profile` (social) scores."""
+    if battery == "social":
+        from econalign.measure.social import social_battery
 
-
-def profile(backend: Backend, out: Path, quick: bool, seed: int, method: str, load_seconds: float = 0.0) -> dict:
-    from econalign.measure.report import write_report
-    from econalign.measure.verdict import risk_verdict
+        return social_battery()
     from econalign.preferences import ExpectedValue
     from econalign.tasks.base import solve
 
+    ev = ExpectedValue()
+    return [solve(t, ev) for t in risk_battery(quick)]
+
+
+def left_to_score(backend: Backend, out: Path, battery: str, quick: bool, seed: int, method: str) -> int:
+    """Items of the battery with no answer saved in out/.cache for this backend, method and seed: a
+    backend made without its weights will do, so a finished run need not load the model again."""
+    tasks = battery_tasks(battery, quick)
+    return left_to_do(len(tasks), out / ".cache", resume_key(backend, method, seed, tasks, CHUNK), CHUNK)
+
+
+def timings(load_seconds: float | None, scoring: dict, start: float) -> dict:
+    """load_s is None where no model was loaded: every answer came from an earlier run."""
+    return {"load_s": load_seconds, **scoring, "total_s": (load_seconds or 0.0) + time.perf_counter() - start}
+
+
+def profile(backend: Backend, out: Path, quick: bool, seed: int, method: str, load_seconds: float | None = 0.0) -> dict:
+    from econalign.measure.report import write_report
+    from econalign.measure.verdict import risk_verdict
+
     check_method(method)
     np.random.seed(seed)
-    ev = ExpectedValue()
-    tasks = [solve(t, ev) for t in risk_battery(quick)]
+    tasks = battery_tasks("risk", quick)
     start = time.perf_counter()
     records, scoring = score_battery(backend, tasks, out, seed, method, method)
     table = results_table(tasks, records)

@@ -272,7 +272,10 @@ def render_html(summary: dict, tables: dict[str, pd.DataFrame], images: dict[str
 
 
 def timings_line(t: dict) -> str:
-    return f"load {fmt(t['load_s'])} s, scoring {fmt(t['score_s'])} s ({fmt(t['items_per_s'])} items/s), total {fmt(t['total_s'])} s"
+    load = "model not loaded" if t["load_s"] is None else f"load {fmt(t['load_s'])} s"
+    resumed = f", {t['items_resumed']} items scored by an earlier run" if t["items_resumed"] else ""
+    return (f"{load}, scoring {fmt(t['score_s'])} s ({fmt(t['items_per_s'])} items/s{resumed}), "
+            f"total {fmt(t['total_s'])} s")
 
 
 def html_page(title: str, facts: list[tuple[str, object]], tables: dict[str, pd.DataFrame], images: dict[str, str],

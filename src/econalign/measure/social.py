@@ -129,7 +129,7 @@ def finite(x):
     return float(x) if x is not None and np.isfinite(x) else None
 
 
-def social_profile(backend: Backend, out: Path, seed: int, method: str, load_seconds: float = 0.0) -> dict:
+def social_profile(backend: Backend, out: Path, seed: int, method: str, load_seconds: float | None = 0.0) -> dict:
     from econalign.measure.profile import score_battery, timings
 
     tasks = social_battery()
