@@ -27,7 +27,7 @@ from econalign.measure.target import (
     target_parameters,
     verdict,
 )
-from econalign.preferences import Lottery, parse_preference
+from econalign.preferences import parse_preference
 from econalign.tasks import Task, games, solve
 from econalign.tasks.gamble import acceptable_gain
 from econalign.tasks.social import reversed_menu

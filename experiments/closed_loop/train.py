@@ -5,7 +5,7 @@ from econalign.tasks.base import Task
 from econalign.data.decisions import label_probabilities
 from econalign.preferences.spec import parse_preference
 from econalign.measure.profile import results_table
-from econalign.measure.analysis import estimates, summarize
+from econalign.measure.analysis import estimates
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--layer", type=int, default=24)
