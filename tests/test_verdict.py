@@ -83,10 +83,10 @@ def test_caveats_for_listing_order_and_answer_mass():
     assert "listing order" not in quiet and "next-token" not in quiet  # generated answers have no mass
 
 
-def social(first=0.5, kappa=param(0.5, (0.4, 0.6)), behaviour=None):
+def social(first=0.5, kappa=param(0.5, (0.4, 0.6)), behaviour=None, noise=param(0.2, (0.1, 0.3))):
     return {
         "position_bias": {"p_first_option": first},
-        "estimates": {"moralis": {"params": {"kappa": kappa}},
+        "estimates": {"moralis": {"params": {"kappa": kappa, "noise": noise}},
                       "fs": {"params": {"alpha": param(0.0, on_bound=True), "beta": param(0.3, (0.1, 0.5))}}},
         "behaviour": behaviour or {"dictator": {"model": 0.3, "homo-economicus": 0.0, "homo-kantiensis": 0.5},
                                    "trust": {"model": 0.5, "homo-economicus": 0.0, "homo-kantiensis": 0.6}},
@@ -98,6 +98,15 @@ def test_social_verdict_names_the_nearest_reference_and_marks_bounds():
     assert social_verdict(social()) == (
         "Behaves closest to homo-kantiensis: mean level 0.15 from it on average over 2 games. Homo moralis κ 0.50 "
         "[0.40, 0.60]; Fehr–Schmidt α 0.00 (on its search bound: not identified), β 0.30 [0.10, 0.50].")
+
+
+def test_choices_explained_only_by_the_most_noise_are_no_social_preference():
+    # the default model: P(first) 0.70, moralis noise on its bound, kappa's interval the whole [0, 1]
+    s = social(0.7, kappa=param(0.57, (0.0, 1.0)), noise=param(5.0, on_bound=True))
+    assert social_verdict(s).startswith(
+        "No measurable social preference: its choices barely follow the payoffs (the homo moralis fit puts its noise "
+        "on the search bound); its mean levels are nearest homo-kantiensis's, 0.15 apart over 2 games. Homo moralis κ "
+        "0.57 [0.00, 1.00];")
 
 
 @pytest.mark.parametrize("first, which, share", [(0.93, "first", "93%"), (0.1, "second", "90%")])

@@ -115,21 +115,30 @@ def mass_caveat(summary: dict) -> list[str]:
 
 
 def social_verdict(summary: dict) -> str:
-    """One or two sentences on a social profile: position bias or the nearest reference, κ and Fehr–Schmidt."""
+    """One or two sentences on a social profile: whether its choices follow the payoffs at all, then the
+    nearest reference preference, κ and Fehr–Schmidt."""
     first = summary["position_bias"]["p_first_option"]
     est = summary["estimates"]
     params = [f"homo moralis κ {param_text(est['moralis']['params']['kappa'])}"] if "moralis" in est else []
     if "fs" in est:
         fs = est["fs"]["params"]
         params.append(f"Fehr–Schmidt α {param_text(fs['alpha'])}, β {param_text(fs['beta'])}")
+    name, gap, games = nearest_reference(summary["behaviour"])
     if first is not None and (first >= FIRST_SHARE or first <= 1 - FIRST_SHARE):
         which = "first" if first >= FIRST_SHARE else "second"
         share = first if which == "first" else 1 - first
         head = f"No measurable social preference: picks the {which} listed option {share:.0%} of the time whatever it offers"
+    elif "moralis" in est and payoff_blind(est["moralis"]["params"]):
+        head = ("No measurable social preference: its choices barely follow the payoffs (the homo moralis fit puts its "
+                f"noise on the search bound); its mean levels are nearest {name}'s, {gap:.2f} apart over {games} games")
     else:
-        name, gap, games = nearest_reference(summary["behaviour"])
         head = f"Behaves closest to {name}: mean level {gap:.2f} from it on average over {games} games"
     return sentences(head, [*params, *mass_caveat(summary)])
+
+
+def payoff_blind(moralis: dict) -> bool:
+    """Choices the logit explains only with the most noise it allows: no trade-off between payoffs is visible."""
+    return bool(moralis["noise"].get("on_bound"))
 
 
 def nearest_reference(behaviour: dict) -> tuple[str, float, int]:
