@@ -45,6 +45,9 @@ def profile(
                                "agent: a calculator-agent rollout per item, its final answer parsed."),
     batch_size: int = typer.Option(16, min=1, help="Prompts per forward pass (Hugging Face models)."),
     base_url: str = typer.Option(None, help="OpenAI-compatible endpoint for openai:NAME models."),
+    price_in: float = typer.Option(None, help="USD per million input tokens (openai:NAME models): the summary "
+                                   "and report then estimate the run's cost."),
+    price_out: float = typer.Option(None, help="USD per million output tokens (with --price-in)."),
 ):
     """Run a battery on MODEL and write summary.json, results.csv, plots and report.html."""
     from econalign.backends import load_backend
@@ -56,10 +59,13 @@ def profile(
     check_method(method)  # before the slow model load
     if battery not in ("risk", "social"):
         raise EconalignError(f"unknown battery {battery!r}; use risk or social")
+    if (price_in is None) != (price_out is None):
+        raise EconalignError("give both --price-in and --price-out (USD per million tokens), or neither")
+    prices = None if price_in is None else (price_in, price_out)
     out = check_writable(out or Path("runs") / (slug(model) + ("" if battery == "risk" else f"-{battery}")))
     start = time.perf_counter()
     with console.status(f"loading {escape(model)}"):
-        backend = load_backend(model, batch_size=batch_size, base_url=base_url)
+        backend = load_backend(model, batch_size=batch_size, base_url=base_url, prices=prices)
     if battery == "social":
         summary = social_profile(backend, out, seed, method, load_seconds=time.perf_counter() - start)
         show_social(summary)
@@ -79,13 +85,12 @@ def print_frame(frame, title: str) -> None:
 
 
 def show_social(summary: dict) -> None:
-    from econalign.measure.report import estimate_rows, fmt
+    from econalign.measure.report import estimate_rows
     from econalign.measure.social import behaviour_rows
 
     print_frame(estimate_rows(summary), f"{summary['model']} ({summary['method']})")
     print_frame(behaviour_rows(summary), "behaviour per game (mean level)")
-    t = summary["timings"]
-    console.print(f"{summary['answers']['items']} items, {fmt(t['items_per_s'])} items/s, total {fmt(t['total_s'])} s")
+    show_totals(summary)
 
 
 def show_profile(summary: dict) -> None:
@@ -96,8 +101,17 @@ def show_profile(summary: dict) -> None:
         lo, hi = hl["crra_interval"]
         console.print(f"Holt–Laury {name}: {hl['safe_choices']} safe choices → CRRA r in ({fmt(lo, 2)}, {fmt(hi, 2)})"
                       + ("" if hl["consistent"] else " [multiple switching]"))
+    show_totals(summary)
+
+
+def show_totals(summary: dict) -> None:
+    """A profile's last lines: items, speed and, for a model behind an API, its tokens and cost."""
+    from econalign.measure.report import fmt, tokens_facts
+
     t = summary["timings"]
     console.print(f"{summary['answers']['items']} items, {fmt(t['items_per_s'])} items/s, total {fmt(t['total_s'])} s")
+    for name, line in tokens_facts(summary):
+        console.print(escape(f"{name}: {line}"), soft_wrap=True)
 
 
 @app.command()
