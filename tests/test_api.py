@@ -6,8 +6,10 @@ Small stub servers stand in for misbehaving endpoints: rate limits, server error
 """
 
 import contextlib
+import html
 import json
 import math
+import os
 import shutil
 import socket
 import subprocess
@@ -24,9 +26,12 @@ from fastapi.responses import JSONResponse
 
 from econalign import EconalignError
 from econalign.backends import load_backend
+from econalign.backends.base import Usage
 from econalign.backends.openai_api import OpenAIBackend
 from econalign.measure.battery import risk_battery
 from econalign.measure.profile import profile
+from econalign.measure.report import tokens_line
+from econalign.measure.social import social_battery
 from econalign.serve import create_app
 from servers import running, start_serve
 
@@ -136,6 +141,54 @@ def test_cached_requests_reach_no_server(api, served, tiny_backend, tasks):
         assert np.array_equal(scores.probs, first.probs) and np.array_equal(scores.mass, first.mass)
     api.choice_scores(tasks[3:4])  # a new question is asked
     assert len(served[1]) == before + 1
+
+
+def prompt_tokens(backend, tasks) -> int:
+    """The tokens of the tasks' prompts, as the model's own tokenizer counts them."""
+    return sum(len(backend.tokenizer(backend.render(t), add_special_tokens=False)["input_ids"]) for t in tasks)
+
+
+def reported(cache_dir: Path) -> tuple[int, int]:
+    """Prompt and completion tokens summed over the responses as received (the cache keeps them verbatim)."""
+    usages = [json.loads(path.read_text())["usage"] for path in cache_dir.rglob("*.json")]
+    return sum(u["prompt_tokens"] for u in usages), sum(u["completion_tokens"] for u in usages)
+
+
+def test_the_ledger_sums_the_servers_token_counts(api, tiny_backend, tasks):
+    api.choice_scores(tasks[:3])  # one token asked for per task
+    assert api.tally() == {"in": prompt_tokens(tiny_backend, tasks[:3]), "out": 3, "requests": 3, "cached": 0,
+                           "unreported": 0, "usd_per_million": None, "cost_usd": None}
+    api.choice_scores(tasks[:4])  # three answered from the cache: only the fourth is sent, and counted
+    assert api.tally() == {"in": prompt_tokens(tiny_backend, tasks[3:4]), "out": 1, "requests": 1, "cached": 3,
+                           "unreported": 0, "usd_per_million": None, "cost_usd": None}
+
+
+def test_the_cost_is_priced_per_million_tokens(served, tasks, tmp_path):
+    backend = OpenAIBackend(NAME, base_url=served[0], cache_dir=tmp_path, prices=(2.5, 10.0), **FAST)
+    backend.generate(tasks[:2], max_new_tokens=5)
+    tally = backend.tally()
+    assert (tally["in"], tally["out"]) == reported(tmp_path) and tally["out"] > 2
+    assert tally["usd_per_million"] == {"in": 2.5, "out": 10.0}
+    assert tally["cost_usd"] == pytest.approx((tally["in"] * 2.5 + tally["out"] * 10.0) / 1e6)
+    assert Usage(tokens_in=1_500_000, tokens_out=200_000, requests=9).entry((2.5, 10.0))["cost_usd"] == 5.75
+    assert Usage(tokens_in=10**6, tokens_out=10**6).entry((0.0, 0.0))["cost_usd"] == 0.0
+
+
+def test_tokens_a_server_does_not_report_are_unknown_not_zero(tasks, tmp_path):
+    with api_server(stub()) as url:  # its responses carry no `usage`
+        backend = OpenAIBackend(NAME, base_url=url, cache_dir=tmp_path, prices=(1.0, 1.0), **FAST)
+        backend.generate(tasks[:2])
+    tally = backend.tally()
+    assert (tally["in"], tally["out"], tally["cost_usd"]) == (None, None, None)
+    assert (tally["requests"], tally["unreported"]) == (2, 2)
+    assert tokens_line(tally) == ("unknown: the server gave no token counts for 2 of 2 requests; estimated cost "
+                                  "unknown at $1.00 / $1.00 per million tokens in / out")
+
+
+@pytest.mark.parametrize("prices", [(-1.0, 2.0), (1.0, math.inf), (math.nan, 1.0)])
+def test_prices_must_be_finite_and_not_negative(prices):
+    with pytest.raises(EconalignError, match="token prices must be finite and at least 0"):
+        OpenAIBackend(NAME, base_url="http://127.0.0.1:9/v1", prices=prices)
 
 
 def stub(failures: int = 0, status: int = 429, replies=("accept",)):
@@ -263,9 +316,9 @@ def served_cli(tiny_dir):
     proc.wait(10)
 
 
-def cli(*args, timeout=300):
+def cli(*args, timeout=300, env=None):
     return subprocess.run([str(Path(sys.executable).parent / "econalign"), *map(str, args)],
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, env=env and {**os.environ, **env})
 
 
 def test_teacher_data_and_judging_through_econalign_serve(served_cli, tmp_path):
@@ -286,10 +339,39 @@ def test_teacher_data_and_judging_through_econalign_serve(served_cli, tmp_path):
         assert m["n_scored"] + m["n_unparsed"] == 6
 
 
-def test_profile_cli_through_econalign_serve(served_cli, tmp_path):
+def test_profile_cli_through_econalign_serve(served_cli, tiny_backend, tmp_path):
     url, model = served_cli
+    home = {"ECONALIGN_HOME": str(tmp_path / "home")}  # an empty response cache: every request is sent
     # generated answers: the tiny model's option tokens are far outside the top 20 log-probabilities
-    run = cli("profile", "--model", model, "--base-url", url, "--battery", "social", "--method", "generate",
-              "--out", tmp_path / "p")
+    args = ("profile", "--model", model, "--base-url", url, "--battery", "social", "--method", "generate",
+            "--price-in", "0.5", "--price-out", "2", "--out", tmp_path / "p")
+    run = cli(*args, env=home)
     assert run.returncode == 0, run.stderr
-    assert json.loads((tmp_path / "p" / "summary.json").read_text())["answers"]["items"] == 72
+    summary = json.loads((tmp_path / "p" / "summary.json").read_text())
+    assert summary["answers"]["items"] == 72
+    tokens = summary["tokens"]
+    assert (tokens["requests"], tokens["cached"], tokens["unreported"]) == (72, 0, 0)
+    assert (tokens["in"], tokens["out"]) == reported(tmp_path / "home" / "api-cache")
+    assert tokens["in"] == prompt_tokens(tiny_backend, social_battery())
+    assert tokens["cost_usd"] == pytest.approx((tokens["in"] * 0.5 + tokens["out"] * 2) / 1e6) and tokens["out"] > 72
+    line = tokens_line(tokens)
+    assert f"API tokens (this run): {line}" in run.stdout.splitlines()
+    assert f"<dd>{html.escape(line)}</dd>" in (tmp_path / "p" / "report.html").read_text()
+
+    again = cli(*args, env=home)  # every chunk resumed: nothing is sent
+    assert again.returncode == 0, again.stderr
+    tokens = json.loads((tmp_path / "p" / "summary.json").read_text())["tokens"]
+    assert (tokens["in"], tokens["out"], tokens["requests"], tokens["cost_usd"]) == (0, 0, 0, 0.0)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--price-in", "-1", "--price-out", "2"], "token prices must be finite and at least 0"),
+    (["--price-in", "inf", "--price-out", "2"], "token prices must be finite and at least 0"),
+    (["--price-in", "1"], "give both --price-in and --price-out"),
+    (["--model", "sim:crra:r=1", "--price-in", "1", "--price-out", "1"], "token prices are for openai:NAME models"),
+], ids=["negative", "infinite", "one-price", "local-model"])
+def test_bad_prices_are_one_error_line(args, message, tmp_path):
+    model = [] if "--model" in args else ["--model", "openai:x", "--base-url", "http://127.0.0.1:9/v1"]
+    run = cli("profile", *model, *args, "--out", tmp_path / "out")
+    assert run.returncode == 2 and run.stderr.count("\n") == 1 and message in run.stderr, run.stderr
+    assert "Traceback" not in run.stderr and not (tmp_path / "out").exists()

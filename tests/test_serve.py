@@ -101,6 +101,21 @@ def test_without_max_tokens_the_completion_fits_the_context(served, tiny_backend
     assert response.json()["usage"]["total_tokens"] <= 512 < prompt_tokens + 256
 
 
+def test_usage_counts_the_tokens_each_choice_generated(served, tiny_backend):
+    """n sampled choices that end at different lengths: a choice cut by a stop string is padded to the
+    longest, and the padding is not counted; an end token the model generated is."""
+    client = openai.OpenAI(base_url=f"{served}/v1", api_key="none", max_retries=0)
+    response = client.chat.completions.create(model=NAME, messages=[{"role": "user", "content": "hi"}], n=6,
+                                              temperature=1, seed=1, stop=["a"], max_tokens=12, logprobs=True)
+    lengths = [len(c.logprobs.content) for c in response.choices]  # one entry per token, up to the end token
+    ends = [c.finish_reason == "stop" and c.stop_reason is None for c in response.choices]
+    assert len(set(lengths)) > 1 and any(c.stop_reason == "a" for c in response.choices)  # padding happened
+    assert response.usage.completion_tokens == sum(lengths) + sum(ends)
+    prompt = tiny_backend.tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], add_generation_prompt=True,
+                                                        tokenize=False)
+    assert response.usage.prompt_tokens == len(tiny_backend.tokenizer(prompt, add_special_tokens=False)["input_ids"])
+
+
 def test_top_logprobs_up_to_openais_limit(served):
     client = openai.OpenAI(base_url=f"{served}/v1", api_key="none", max_retries=0)
     response = client.chat.completions.create(model=NAME, messages=[{"role": "user", "content": "hi"}], max_tokens=2,

@@ -117,6 +117,9 @@ def profile(
                                "agent: a calculator-agent rollout per item, its final answer parsed."),
     batch_size: int = typer.Option(16, min=1, help="Prompts per forward pass (Hugging Face models)."),
     base_url: str = typer.Option(None, help="OpenAI-compatible endpoint for openai:NAME models."),
+    price_in: float = typer.Option(None, help="USD per million input tokens (openai:NAME models): the summary "
+                                   "and report then estimate the run's cost."),
+    price_out: float = typer.Option(None, help="USD per million output tokens (with --price-in)."),
 ):
     """Run a battery on MODEL and write summary.json, results.csv, plots and report.html."""
     from econalign.backends import load_backend
@@ -128,13 +131,16 @@ def profile(
     check_method(method)  # before the slow model load
     if battery not in ("risk", "social"):
         raise EconalignError(f"unknown battery {battery!r}; use risk or social")
+    if (price_in is None) != (price_out is None):
+        raise EconalignError("give both --price-in and --price-out (USD per million tokens), or neither")
+    prices = None if price_in is None else (price_in, price_out)
     out = check_writable(out or Path("runs") / (slug(model) + ("" if battery == "risk" else f"-{battery}")))
-    backend = load_backend(model, batch_size=batch_size, base_url=base_url, weights=False)
+    backend = load_backend(model, batch_size=batch_size, base_url=base_url, prices=prices, weights=False)
     load_seconds = None  # no model is loaded when every answer is saved from an earlier run
     if left_to_score(backend, out, battery, quick, seed, method):
         start = time.perf_counter()
         with status(f"loading {escape(model)}"):
-            backend = load_backend(model, batch_size=batch_size, base_url=base_url)
+            backend = load_backend(model, batch_size=batch_size, base_url=base_url, prices=prices)
         load_seconds = time.perf_counter() - start
     else:
         console.print(f"every answer is saved in {escape(str(out))}/.cache: {escape(model)} is not loaded",
@@ -157,11 +163,14 @@ def print_frame(frame, title: str) -> None:
     console.print(table)
 
 
-def show_timings(summary: dict) -> None:
-    from econalign.measure.report import timings_line
+def show_totals(summary: dict) -> None:
+    """A profile's last lines: items, timings and, for a model behind an API, its tokens and cost."""
+    from econalign.measure.report import timings_line, tokens_facts
 
     console.print(f"{summary['answers']['items']} items; {timings_line(summary['timings'])}", highlight=False,
                   soft_wrap=True)
+    for name, line in tokens_facts(summary):
+        console.print(escape(f"{name}: {line}"), soft_wrap=True)
 
 
 def show_social(summary: dict) -> None:
@@ -171,7 +180,7 @@ def show_social(summary: dict) -> None:
     console.print(escape(summary["verdict"]))
     print_frame(estimate_rows(summary), f"{summary['model']} ({summary['method']})")
     print_frame(behaviour_rows(summary), "behaviour per game (mean level)")
-    show_timings(summary)
+    show_totals(summary)
 
 
 def show_profile(summary: dict) -> None:
@@ -183,7 +192,7 @@ def show_profile(summary: dict) -> None:
     for name, hl in summary["holt_laury"].items():
         implied = f"CRRA r in {crra_interval_text(hl['crra_interval'])}" if hl["consistent"] else switching(hl)
         console.print(escape(f"Holt–Laury {name}: {hl['safe_choices']} safe choices → {implied}"))
-    show_timings(summary)
+    show_totals(summary)
 
 
 @app.command()

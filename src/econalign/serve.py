@@ -199,8 +199,9 @@ class Generator:
         if top_logprobs is not None:
             # Tokens up to the end; a stop string's tokens stay listed although the text leaves it out.
             logprobs = [self.logprob_entry(out.logits[j][row], token, top_logprobs) for j, token in enumerate(ids)]
+        # Generated tokens: the end token counts, the padding after a stop string does not (n > 1).
         return {"text": text, "finish_reason": finish, "stop_reason": hits[0][1] if hits else None,
-                "tokens": len(ids) + (end is not None), "logprobs": logprobs}
+                "tokens": len(ids) + (end is not None and not hits), "logprobs": logprobs}
 
     def logprob_entry(self, logits, token: int, k: int) -> dict:
         logp = torch.log_softmax(logits.float(), dim=-1)

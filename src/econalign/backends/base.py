@@ -25,6 +25,45 @@ class ChoiceScores:
     mass: np.ndarray
 
 
+@dataclass
+class Usage:
+    """The requests a backend made of an API and their tokens, as the server reported them in `usage`.
+    requests: responses received; cached: requests answered from the disk cache, at no cost;
+    unreported: responses without token counts, which make the totals unknown."""
+
+    tokens_in: int = 0
+    tokens_out: int = 0
+    requests: int = 0
+    cached: int = 0
+    unreported: int = 0
+
+    def add(self, response: dict | None) -> None:
+        """Counts one request: a response received, or None for one read from the cache."""
+        if response is None:
+            self.cached += 1
+            return
+        self.requests += 1
+        reported = response.get("usage") or {}
+        tokens = reported.get("prompt_tokens"), reported.get("completion_tokens")
+        if all(isinstance(n, int) and n >= 0 for n in tokens):
+            self.tokens_in += tokens[0]
+            self.tokens_out += tokens[1]
+        else:
+            self.unreported += 1
+
+    def entry(self, prices: tuple[float, float] | None) -> dict:
+        """The `tokens` entry of a summary, with the estimated cost at `prices` (USD per million tokens in
+        and out); tokens and cost are None (unknown) when any response carried no counts."""
+        known = not self.unreported
+        tokens_in, tokens_out = (self.tokens_in, self.tokens_out) if known else (None, None)
+        return {
+            "in": tokens_in, "out": tokens_out, "requests": self.requests, "cached": self.cached,
+            "unreported": self.unreported,
+            "usd_per_million": {"in": prices[0], "out": prices[1]} if prices else None,
+            "cost_usd": (tokens_in * prices[0] + tokens_out * prices[1]) / 1e6 if known and prices else None,
+        }
+
+
 class Backend(ABC):
     name: str
 
@@ -43,6 +82,11 @@ class Backend(ABC):
         """What, besides the name, changes this backend's answers (resume keys include it)."""
         return {}
 
+    def tally(self) -> dict | None:
+        """The `tokens` entry of a summary: the API requests made since the last tally (or since the
+        backend was made) and their cost; None for backends that call no API."""
+        return None
+
     def render(self, task: Task) -> str:
         """The task as the raw text a language model continues."""
         raise EconalignError(f"{self.name} answers tasks directly; it does not continue text")
@@ -55,17 +99,20 @@ class Backend(ABC):
         raise EconalignError(f"{self.name} answers tasks directly; it does not continue text")
 
 
-def load_backend(model: str, batch_size: int = 16, base_url: str | None = None, weights: bool = True) -> Backend:
+def load_backend(model: str, batch_size: int = 16, base_url: str | None = None,
+                 prices: tuple[float, float] | None = None, weights: bool = True) -> Backend:
     """`sim:<preference spec>[,noise=...]`, `openai:NAME` (an OpenAI-compatible endpoint at `base_url`, else
-    $OPENAI_BASE_URL, else OpenAI's), `default`, or any Hugging Face model id or local path.
-    weights=False leaves a local model unloaded: it has its name and settings (what resume keys need),
-    at once, and cannot answer."""
+    $OPENAI_BASE_URL, else OpenAI's; `prices` in USD per million tokens in and out, for the cost in
+    summaries), `default`, or any Hugging Face model id or local path. weights=False leaves a local
+    model unloaded: it has its name and settings (what resume keys need), at once, and cannot answer."""
     if model.startswith("openai:"):
         from econalign.backends.openai_api import OpenAIBackend
 
-        return OpenAIBackend(model.removeprefix("openai:"), base_url=base_url)
+        return OpenAIBackend(model.removeprefix("openai:"), base_url=base_url, prices=prices)
     if base_url:
         raise EconalignError(f"a base URL is for openai:NAME models, not {model!r}")
+    if prices:
+        raise EconalignError(f"token prices are for openai:NAME models, not {model!r}")
     if model.startswith("sim:"):
         from econalign.backends.sim import SimBackend
 

@@ -6,6 +6,8 @@ option, `samples` sampled replies are parsed and counted instead. Requests run `
 time; 429, 5xx and connection failures are retried with exponential backoff. Every response is
 cached on disk under a hash of the request (base URL, endpoint, model, messages or prompt and all
 sampling parameters), so a re-run costs nothing and an interrupted run resumes where it stopped.
+The tokens of every request sent are summed from the server's `usage` (see `tally`); requests
+answered from the cache are counted apart, at no cost.
 
 Agent rollouts and pricing continue raw text (render, complete) through the completions endpoint.
 An API does not expose its chat template, so `render` writes the task as a plain role-labelled
@@ -19,6 +21,7 @@ import itertools
 import json
 import math
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -28,7 +31,7 @@ import numpy as np
 import openai
 
 from econalign import EconalignError
-from econalign.backends.base import Backend, ChoiceScores
+from econalign.backends.base import Backend, ChoiceScores, Usage
 from econalign.io import read_json, write_text
 from econalign.tasks.base import Task
 
@@ -48,10 +51,13 @@ class OpenAIBackend(Backend):
     def __init__(
         self, model: str, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
         cache_dir: Path | None = None, concurrency: int = 8, retries: int = 5, backoff: float = 1.0,
-        samples: int = 20, top_logprobs: int = 20, timeout: float = 120.0,
+        samples: int = 20, top_logprobs: int = 20, timeout: float = 120.0, prices: tuple[float, float] | None = None,
     ):
         if not model:
             raise EconalignError("openai: needs a model name, e.g. openai:gpt-4o-mini")
+        if prices and not all(math.isfinite(p) and p >= 0 for p in prices):
+            raise EconalignError(f"token prices must be finite and at least 0 (USD per million tokens), got "
+                                 f"{prices[0]:g} in, {prices[1]:g} out")
         self.model = model
         self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
         self.name = f"openai:{model}@{urlparse(self.base_url).netloc or self.base_url}"
@@ -63,6 +69,7 @@ class OpenAIBackend(Backend):
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
         self.concurrency, self.retries, self.backoff = concurrency, retries, backoff
         self.samples, self.top_logprobs = samples, top_logprobs
+        self.prices, self.usage, self.usage_lock = prices, Usage(), threading.Lock()  # requests run in threads
 
     def request(self, endpoint: str, body: dict) -> dict:
         """The JSON response of `endpoint` ("chat" or "completions") to `body`, from the cache if asked before."""
@@ -70,15 +77,26 @@ class OpenAIBackend(Backend):
         key = hashlib.sha256(json.dumps([self.base_url, endpoint, body], sort_keys=True).encode()).hexdigest()
         path = self.cache_dir / key[:2] / f"{key}.json"
         if path.exists():
+            self.count(None)
             return read_json(path)
         text = self.send(endpoint, body)
         try:
             response = json.loads(text)
         except json.JSONDecodeError:
             raise EconalignError(f"{self.name} answered with something other than JSON") from None
+        self.count(response)
         path.parent.mkdir(parents=True, exist_ok=True)
         write_text(path, text)  # as received: no second encoding of vocabulary-sized log-probability lists
         return response
+
+    def count(self, response: dict | None) -> None:
+        with self.usage_lock:
+            self.usage.add(response)
+
+    def tally(self) -> dict:
+        with self.usage_lock:
+            usage, self.usage = self.usage, Usage()
+        return usage.entry(self.prices)
 
     def send(self, endpoint: str, body: dict) -> str:
         """The response text to one request, retried after 429, 5xx and connection failures, waiting

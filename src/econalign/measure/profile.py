@@ -152,6 +152,7 @@ def profile(backend: Backend, out: Path, quick: bool, seed: int, method: str, lo
         "seed": seed,
         **summarize(table),
         "timings": timings(load_seconds, scoring, start),
+        "tokens": backend.tally(),
     }
     summary["verdict"] = risk_verdict(summary)
     write_text(out / "results.csv", table.to_csv(index=False))

@@ -259,6 +259,7 @@ def render_html(summary: dict, tables: dict[str, pd.DataFrame], images: dict[str
         ("position bias", f"P(accept) {fmt(pb['p_accept_sure_first'], 3)} sure shown first vs {fmt(pb['p_accept_gamble_first'], 3)} gamble first"),
         ("logit vs EV difference", f"Pearson {fmt(lu['ev']['pearson'], 3)}, Spearman {fmt(lu['ev']['spearman'], 3)}"),
         ("timings", timings_line(t)),
+        *tokens_facts(summary),
     ]
     captions = {
         "curves.png": "Psychometric curves",
@@ -276,6 +277,29 @@ def timings_line(t: dict) -> str:
     resumed = f", {t['items_resumed']} items scored by an earlier run" if t["items_resumed"] else ""
     return (f"{load}, scoring {fmt(t['score_s'])} s ({fmt(t['items_per_s'])} items/s{resumed}), "
             f"total {fmt(t['total_s'])} s")
+
+
+def tokens_facts(summary: dict) -> list[tuple[str, str]]:
+    """The API ledger as a fact, for a model behind an API (none for a local model)."""
+    return [("API tokens (this run)", tokens_line(summary["tokens"]))] if summary["tokens"] else []
+
+
+def tokens_line(t: dict) -> str:
+    """Tokens sent in and out, requests answered from the response cache, and the estimated cost."""
+    cached = f", {t['cached']:,} more answered from the response cache" if t["cached"] else ""
+    if t["unreported"]:
+        line = f"unknown: the server gave no token counts for {t['unreported']:,} of {t['requests']:,} requests{cached}"
+    else:
+        line = f"{t['in']:,} in, {t['out']:,} out over {t['requests']:,} requests{cached}"
+    p = t["usd_per_million"]
+    if p:
+        cost = "unknown" if t["cost_usd"] is None else dollars(t["cost_usd"])
+        line += f"; estimated cost {cost} at {dollars(p['in'])} / {dollars(p['out'])} per million tokens in / out"
+    return line
+
+
+def dollars(x: float) -> str:
+    return f"${x:,.2f}" if x >= 1 else f"${x:.2g}"  # cents above a dollar; two significant digits below
 
 
 def html_page(title: str, facts: list[tuple[str, object]], tables: dict[str, pd.DataFrame], images: dict[str, str],

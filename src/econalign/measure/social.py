@@ -29,6 +29,7 @@ from econalign.measure.report import (  # noqa: E402
     html_page,
     save_figures,
     timings_line,
+    tokens_facts,
 )
 from econalign.measure.verdict import social_verdict  # noqa: E402
 from econalign.preferences import parse_preference  # noqa: E402
@@ -152,6 +153,7 @@ def social_profile(backend: Backend, out: Path, seed: int, method: str, load_sec
         "behaviour": behaviour(table),
         "ultimatum_acceptance": acceptance(tasks, table),
         "timings": timings(load_seconds, scoring, start),
+        "tokens": backend.tally(),
     }
     summary["verdict"] = social_verdict(summary)
     write_text(out / "results.csv", table.to_csv(index=False))
@@ -200,6 +202,7 @@ def write_social_report(summary: dict, out: Path) -> None:
         ("position bias", f"P(first listed option) {fmt(summary['position_bias']['p_first_option'], 3)}"),
         ("ultimatum", f"smallest offer accepted with P >= 0.5: {fmt(threshold, 0)}"),
         ("timings", timings_line(summary["timings"])),
+        *tokens_facts(summary),
     ]
     tables = {
         "Maximum-likelihood estimates (contextual-utility logit noise)": estimate_rows(summary),
