@@ -55,8 +55,8 @@ def test_help_reads_like_click():
     assert option_row(profile, "--out").split()[1:3] == ["--out", "PATH"]
     assert option_row(help_text("train", "sft"), "--resume").split()[1:3] == ["--resume", "--no-resume"]
     compare = help_text("compare")
-    assert "Usage: econalign compare [OPTIONS] A B" in " ".join(compare.split())
-    assert option_row(compare, "a").split()[1:5] == ["*", "a", "PATH", "First"]
+    assert "Usage: econalign compare [OPTIONS] RUN..." in " ".join(compare.split())
+    assert option_row(compare, "RUN").split()[1:5] == ["*", "RUN", "PATH...", "Profile"]
 
 
 def test_version():

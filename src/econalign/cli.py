@@ -22,6 +22,12 @@ VALUE_NAMES = {"str": "TEXT", "int": "INTEGER", "float": "FLOAT"}
 
 def value_name(param: TyperOption | TyperArgument) -> str:
     name = param.bare_type()
+    if name.startswith("list[") and name.endswith("]"):  # several values: `PATH...`
+        return value_name_of(name[5:-1]) + "..."
+    return value_name_of(name)
+
+
+def value_name_of(name: str) -> str:
     return VALUE_NAMES.get(name, name.upper())
 
 
@@ -197,7 +203,7 @@ def show_profile(summary: dict) -> None:
 
 @app.command()
 def compare(
-    runs: list[Path] = typer.Argument(..., help="Profile folders (risk or social), any number."),
+    runs: list[Path] = typer.Argument(..., metavar="RUN", help="Profile folders (risk or social), any number."),
     out: Path = typer.Option(Path("runs/compare"), help="Folder for compare.csv (one row per run) and compare.html."),
 ):
     """Every headline figure of several profiles side by side (and B - A for two)."""
