@@ -75,7 +75,7 @@ def mixed_figure(summary: dict):
     for m, color in zip(summary["mixed"], ("tab:red", "tab:green", "tab:purple")):
         ratios = [float(g) / m["loss"] for g in m["p_take"]]
         ax.plot(ratios, list(m["p_take"].values()), "o-", color=color,
-                label=f"L = {m['loss']:,.0f} (takes it from G/L = {fmt_ratio(m['threshold'], m['loss'])})")
+                label=f"L = {m['loss']:,.0f} ({taken_text(m['threshold'], m['loss'])})")
     first = summary["mixed"][0] if summary["mixed"] else None
     refs = {"EV": "ev", "PT (0.88, 2.25)": PT_REFERENCE, "PT fit": "pt_fit"}
     for (label, key), color in zip(refs.items(), ("gray", "tab:blue", "black")):
@@ -89,8 +89,8 @@ def mixed_figure(summary: dict):
     return fig
 
 
-def fmt_ratio(gain, loss) -> str:
-    return "—" if gain is None else f"{gain / loss:.2f}"
+def taken_text(gain, loss) -> str:
+    return "never taken half the time" if gain is None else f"taken half the time at G/L = {gain / loss:.2f}"
 
 
 def holt_laury_figure(summary: dict):

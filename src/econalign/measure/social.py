@@ -200,7 +200,7 @@ def write_social_report(summary: dict, out: Path) -> None:
         ("items", f"{a['items']} ({a['unparsed']} unparsed answers)"),
         ("answer-token mass", fmt(a["mean_option_mass"], 3)),
         ("position bias", f"P(first listed option) {fmt(summary['position_bias']['p_first_option'], 3)}"),
-        ("ultimatum", f"smallest offer accepted with P >= 0.5: {fmt(threshold, 0)}"),
+        ("ultimatum", f"smallest offer accepted with P >= 0.5: {fmt(threshold, 0) if threshold is not None else 'none'}"),
         ("timings", timings_line(summary["timings"])),
         *tokens_facts(summary),
     ]
