@@ -15,7 +15,7 @@ import time
 import torch
 
 from econalign.backends import load_backend
-from econalign.measure.battery import risk_battery
+from econalign.measure.risk import risk_battery
 from econalign.tasks import FAMILIES
 
 

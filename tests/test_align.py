@@ -15,10 +15,10 @@ from econalign import EconalignError
 from econalign.backends.sim import SimBackend
 from econalign.data import decisions
 from econalign.data.decisions import battery_keys, decision_key, decision_records
-from econalign.measure.battery import risk_battery
+from econalign.measure.risk import risk_battery
 from econalign.measure.profile import profile
 from econalign.measure.retention import heldout_text, perplexity
-from econalign.measure.social import social_battery, social_profile
+from econalign.measure.social import social_battery
 from econalign.measure.analysis import measured_threshold
 from econalign.measure.target import (
     risk_agreement,
@@ -225,9 +225,7 @@ def test_measured_threshold_interpolates_the_crossing():
 
 def sim_profile(spec, folder, battery="risk"):
     backend = SimBackend.from_spec(spec)
-    run = profile if battery == "risk" else social_profile
-    args = (backend, folder, True, 0, "logits") if battery == "risk" else (backend, folder, 0, "logits")
-    return run(*args), pd.read_csv(folder / "results.csv")
+    return profile(backend, folder, True, 0, "logits", battery=battery), pd.read_csv(folder / "results.csv")
 
 
 def test_a_perfect_student_is_recovered_and_a_different_one_is_not(tmp_path):

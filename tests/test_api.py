@@ -28,7 +28,7 @@ from econalign import EconalignError
 from econalign.backends import load_backend
 from econalign.backends.base import Usage
 from econalign.backends.openai_api import OpenAIBackend
-from econalign.measure.battery import risk_battery
+from econalign.measure.risk import risk_battery
 from econalign.measure.profile import profile
 from econalign.measure.report import tokens_line
 from econalign.measure.social import social_battery

@@ -7,7 +7,7 @@ import pytest
 from scipy.special import expit
 
 from econalign.backends.sim import SimBackend
-from econalign.measure.battery import risk_battery
+from econalign.measure.risk import risk_battery
 from econalign.measure.estimate import MODELS, Z95, fit, fit_social, hessian, standard_errors, wald_interval
 from econalign.measure.psychometric import correlation, fit_curve
 from econalign.measure.report import estimate_rows

@@ -5,7 +5,7 @@ import pytest
 
 from econalign import EconalignError
 from econalign.backends import load_backend
-from econalign.measure.battery import risk_battery
+from econalign.measure.risk import risk_battery
 from econalign.tasks import gamble
 
 QUICK = risk_battery(quick=True)

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from econalign import EconalignError
-from econalign.measure.pricing import run_pricing
-from econalign.tasks import pricing
-from econalign.tasks.pricing import (
+from econalign.environments.pricing import run_pricing
+from econalign.environments import market as pricing
+from econalign.environments.market import (
     Market,
     collusion_index,
     demand,

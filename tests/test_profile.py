@@ -19,7 +19,7 @@ from econalign import EconalignError
 from econalign.backends.hf import HFBackend
 from econalign.backends.sim import SimBackend
 from econalign.cli import app
-from econalign.measure.battery import PERSONAS, risk_battery
+from econalign.measure.risk import PERSONAS, risk_battery
 from econalign.measure.compare import metrics
 from econalign.measure.profile import CHUNK, profile, resume_key
 from econalign.measure.report import fmt
@@ -402,10 +402,8 @@ def test_compare_marks_bound_values_and_takes_no_difference_from_them(log_quick,
 
 
 def test_compare_many_runs_risk_and_social(log_quick, crra_generate, tmp_path):
-    from econalign.measure.social import social_profile
-
     social = tmp_path / "moralis"
-    social_profile(SimBackend.from_spec("sim:moralis:kappa=0.5"), social, 0, "logits")
+    profile(SimBackend.from_spec("sim:moralis:kappa=0.5"), social, seed=0, method="logits", battery="social")
     bound = with_r_on_its_bound(log_quick[0], tmp_path / "bound")
     runs = [log_quick[0], crra_generate[0], bound, social]
     res = econalign("compare", *runs, "--out", tmp_path / "cmp")

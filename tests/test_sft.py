@@ -23,7 +23,7 @@ from econalign.agent.format import (
 )
 from econalign.backends import load_backend
 from econalign.data.generate import generate_dataset
-from econalign.measure.battery import risk_battery
+from econalign.measure.risk import risk_battery
 from econalign.training import AlignRunConfig, EIRunConfig, GRPORunConfig, SFTRunConfig, load_config, train_sft
 from econalign.training.config import DataConfig
 from econalign.training.dataset import (

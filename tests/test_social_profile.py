@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from econalign.backends import load_backend
-from econalign.measure.social import social_battery, social_profile
+from econalign.measure.profile import profile
+from econalign.measure.social import social_battery
 from econalign.preferences import FehrSchmidt, HomoMoralis
 from econalign.tasks import dilemma, games, solve
 from econalign.tasks.social import reversed_menu
@@ -24,7 +25,7 @@ def estimate(summary, model, name):
 
 @pytest.mark.parametrize("kappa", [0.2, 0.45, 0.8])
 def test_kappa_is_recovered_exactly_from_choice_probabilities(tmp_path, kappa):
-    summary = social_profile(load_backend(f"sim:moralis:kappa={kappa},noise=0.1"), tmp_path, 0, "logits")
+    summary = profile(load_backend(f"sim:moralis:kappa={kappa},noise=0.1"), tmp_path, seed=0, method="logits", battery="social")
     assert estimate(summary, "moralis", "kappa")["value"] == pytest.approx(kappa, abs=1e-3)
     assert estimate(summary, "moralis", "noise")["value"] == pytest.approx(0.1, abs=1e-3)
     # the wrong model fits worse
@@ -33,7 +34,7 @@ def test_kappa_is_recovered_exactly_from_choice_probabilities(tmp_path, kappa):
 
 @pytest.mark.parametrize("alpha, beta", [(1.2, 0.4), (0.5, 0.1), (2.0, 0.7)])
 def test_fehr_schmidt_is_recovered_exactly_from_choice_probabilities(tmp_path, alpha, beta):
-    summary = social_profile(load_backend(f"sim:fs:alpha={alpha},beta={beta},noise=0.1"), tmp_path, 0, "logits")
+    summary = profile(load_backend(f"sim:fs:alpha={alpha},beta={beta},noise=0.1"), tmp_path, seed=0, method="logits", battery="social")
     assert estimate(summary, "fs", "alpha")["value"] == pytest.approx(alpha, abs=1e-2)
     assert estimate(summary, "fs", "beta")["value"] == pytest.approx(beta, abs=1e-3)
 
@@ -43,14 +44,14 @@ def test_fehr_schmidt_is_recovered_exactly_from_choice_probabilities(tmp_path, a
     ("fs:alpha=1.2,beta=0.4", "fs", {"alpha": 1.2, "beta": 0.4}),
 ])
 def test_sampled_answers_give_intervals_that_cover_the_truth(tmp_path, spec, model, truth):
-    summary = social_profile(load_backend(f"sim:{spec},noise=0.1"), tmp_path, 0, "generate")
+    summary = profile(load_backend(f"sim:{spec},noise=0.1"), tmp_path, seed=0, method="generate", battery="social")
     for name, value in truth.items():
         lo, hi = estimate(summary, model, name)["ci95"]
         assert lo < value < hi, (name, lo, hi)
 
 
 def test_behaviour_of_homo_economicus_matches_theory(tmp_path):
-    summary = social_profile(load_backend("sim:homo-economicus,noise=0.001"), tmp_path, 0, "logits")
+    summary = profile(load_backend("sim:homo-economicus,noise=0.001"), tmp_path, seed=0, method="logits", battery="social")
     for game, levels in summary["behaviour"].items():
         assert levels["model"] == pytest.approx(levels["homo-economicus"], abs=1e-3), game
     assert summary["behaviour"]["prisoners_dilemma"]["model"] == pytest.approx(0.0, abs=1e-3)
@@ -60,7 +61,7 @@ def test_behaviour_of_homo_economicus_matches_theory(tmp_path):
 
 def test_fehr_schmidt_responder_threshold(tmp_path):
     # α = 1: rejects offers below 100/3 -> the smallest offer accepted is 40
-    summary = social_profile(load_backend("sim:fs:alpha=1,beta=0.2,noise=0.001"), tmp_path, 0, "logits")
+    summary = profile(load_backend("sim:fs:alpha=1,beta=0.2,noise=0.001"), tmp_path, seed=0, method="logits", battery="social")
     assert summary["ultimatum_acceptance"]["threshold"] == 40
 
 
@@ -79,7 +80,7 @@ def test_battery_asks_every_game_in_both_orders():
 
 
 def test_tiny_model_answers_menus_of_different_sizes(tiny_backend, tmp_path):
-    summary = social_profile(tiny_backend, tmp_path, 0, "logits")
+    summary = profile(tiny_backend, tmp_path, seed=0, method="logits", battery="social")
     table = pd.read_csv(tmp_path / "results.csv")
     for options, probs in zip(table["options"], table["probs"]):
         probs = json.loads(probs)
@@ -87,7 +88,7 @@ def test_tiny_model_answers_menus_of_different_sizes(tiny_backend, tmp_path):
     assert set(summary["estimates"]) == {"moralis", "fs"}
     html = (tmp_path / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 2 and "http" not in html
-    again = social_profile(tiny_backend, tmp_path, 0, "logits")
+    again = profile(tiny_backend, tmp_path, seed=0, method="logits", battery="social")
     assert again["timings"]["items_resumed"] == 72 and again["estimates"] == summary["estimates"]
     assert again["timings"]["items_per_s"] == summary["timings"]["items_per_s"] is not None  # those of the run that scored
 

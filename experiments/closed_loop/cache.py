@@ -11,7 +11,7 @@ from econalign.backends.hf import HFBackend
 from econalign.data import decisions
 from econalign.preferences.base import Lottery
 from econalign.preferences.spec import parse_preference
-from econalign.measure.battery import risk_battery
+from econalign.measure.risk import risk_battery
 from econalign.tasks import gamble
 
 DIR = os.environ.get("EXP_DIR", "/tmp/exp"); LAYERS = (18, 24)

@@ -4,7 +4,7 @@ from econalign.backends.hf import HFBackend
 from econalign.tasks.base import Task
 from econalign.data.decisions import label_probabilities
 from econalign.preferences.spec import parse_preference
-from econalign.measure.profile import results_table
+from econalign.measure.analysis import results_table
 from econalign.measure.analysis import estimates
 
 ap = argparse.ArgumentParser()

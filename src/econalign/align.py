@@ -88,16 +88,12 @@ def profile_step(model: str, folder: Path, config: AlignRunConfig, battery: str)
     from econalign.backends import load_backend
     from econalign.measure.profile import profile
     from econalign.measure.retention import perplexity
-    from econalign.measure.social import social_profile
 
     folder = writable_dir(folder)
     start = time.perf_counter()
     backend = load_backend(model, batch_size=config.batch_size)
     load_seconds = time.perf_counter() - start
-    if battery == "risk":
-        summary = profile(backend, folder, config.quick, config.seed, "logits", load_seconds)
-    else:
-        summary = social_profile(backend, folder, config.seed, "logits", load_seconds)
+    summary = profile(backend, folder, config.quick, config.seed, "logits", load_seconds, battery=battery)
     retention = {**perplexity(backend.model, backend.tokenizer), "mean_option_mass": summary["answers"]["mean_option_mass"]}
     write_json(done, retention)  # last: its presence marks the step complete
     return {**summary, "retention": retention}

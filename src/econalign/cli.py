@@ -117,7 +117,8 @@ def profile(
     model: str = typer.Option("default", help="`default`, a Hugging Face id or local path, or sim:<preference>[,noise=x]."),
     out: Path = typer.Option(None, help="Output folder (default: runs/<model>)."),
     quick: bool = typer.Option(False, "--quick", help="The short risk battery (about 130 items)."),
-    battery: str = typer.Option("risk", help="risk: lotteries and Holt–Laury; social: games and dilemmas (72 items)."),
+    battery: str = typer.Option("risk", help="risk: lotteries and Holt–Laury; social: games and dilemmas (72 items); "
+                                "see measure/battery.py."),
     seed: int = typer.Option(0, min=0, help="Seed for sampled answers."),
     method: str = typer.Option("logits", help="logits: next-token choice probabilities; generate: greedy answer, parsed; "
                                "agent: a calculator-agent rollout per item, its final answer parsed."),
@@ -130,13 +131,12 @@ def profile(
     """Run a battery on MODEL and write summary.json, results.csv, plots and report.html."""
     from econalign.backends import load_backend
     from econalign.io import check_writable
+    from econalign.measure.battery import get_battery
     from econalign.measure.profile import check_method, left_to_score
     from econalign.measure.profile import profile as run_profile
-    from econalign.measure.social import social_profile
 
     check_method(method)  # before the slow model load
-    if battery not in ("risk", "social"):
-        raise EconalignError(f"unknown battery {battery!r}; use risk or social")
+    kind = get_battery(battery)
     if (price_in is None) != (price_out is None):
         raise EconalignError("give both --price-in and --price-out (USD per million tokens), or neither")
     prices = None if price_in is None else (price_in, price_out)
@@ -151,12 +151,8 @@ def profile(
     else:
         console.print(f"every answer is saved in {escape(str(out))}/.cache: {escape(model)} is not loaded",
                       highlight=False, soft_wrap=True)
-    if battery == "social":
-        summary = social_profile(backend, out, seed, method, load_seconds=load_seconds)
-        show_social(summary)
-    else:
-        summary = run_profile(backend, out, quick, seed, method, load_seconds=load_seconds)
-        show_profile(summary)
+    summary = run_profile(backend, out, quick, seed, method, load_seconds=load_seconds, battery=battery)
+    show_summary(summary, kind)
     console.print(f"wrote {escape(str(out))}/summary.json, results.csv, report.html and plots")
 
 
@@ -179,25 +175,14 @@ def show_totals(summary: dict) -> None:
         console.print(escape(f"{name}: {line}"), soft_wrap=True)
 
 
-def show_social(summary: dict) -> None:
+def show_summary(summary: dict, battery) -> None:
+    """The verdict, the estimates and the battery's own tables."""
     from econalign.measure.report import estimate_rows
-    from econalign.measure.social import behaviour_rows
 
     console.print(escape(summary["verdict"]))
     print_frame(estimate_rows(summary), f"{summary['model']} ({summary['method']})")
-    print_frame(behaviour_rows(summary), "behaviour per game (mean level)")
-    show_totals(summary)
-
-
-def show_profile(summary: dict) -> None:
-    from econalign.measure.report import crra_interval_text, estimate_rows
-    from econalign.measure.verdict import switching
-
-    console.print(escape(summary["verdict"]))
-    print_frame(estimate_rows(summary), f"{summary['model']} ({summary['method']})")
-    for name, hl in summary["holt_laury"].items():
-        implied = f"CRRA r in {crra_interval_text(hl['crra_interval'])}" if hl["consistent"] else switching(hl)
-        console.print(escape(f"Holt–Laury {name}: {hl['safe_choices']} safe choices → {implied}"))
+    for title, frame in battery.terminal(summary).items():
+        print_frame(frame, title)
     show_totals(summary)
 
 
@@ -569,7 +554,7 @@ def pricing(
     base_url: str = typer.Option(None, help="OpenAI-compatible endpoint for openai:NAME models."),
 ):
     """Repeated logit-demand Bertrand duopoly (Calvano et al. 2020): price paths and the collusion index."""
-    from econalign.measure.pricing import run_pricing
+    from econalign.environments.pricing import run_pricing
 
     out = out or Path("runs") / slug(f"pricing-{model}" + (f"-{rival}" if rival else ""))
     from econalign.backends import load_backend

@@ -133,7 +133,7 @@ def decision_key(task: Task) -> str:
 @cache
 def battery_keys() -> frozenset[str]:
     """Decision keys of every item of the risk batteries (full and quick) and the social battery."""
-    from econalign.measure.battery import risk_battery
+    from econalign.measure.risk import risk_battery
     from econalign.measure.social import social_battery
 
     return frozenset(decision_key(t) for t in [*risk_battery(False), *risk_battery(True), *social_battery()])

@@ -5,16 +5,48 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from econalign.measure.battery import PERSONA_GAMBLE, curve_name
+from econalign.measure.risk import PERSONA_GAMBLE, curve_name
 from econalign.measure.estimate import fit
 from econalign.measure.psychometric import correlation, fit_curve
 from econalign.preferences import ExpectedValue, Lottery, parse_preference
 from econalign.preferences.choice import Pairs, scaled_differences
 from econalign.tasks import holt_laury
+from econalign.tasks.base import Task
 from econalign.tasks.gamble import acceptable_gain
 
 # Certainty equivalents of these preferences are shown beside every measured indifference point.
 REFERENCES = ("ev", "risk-averse", "log", "risk-loving", "pt:alpha=0.88,lambda=2.25", "tk92")
+
+
+def results_table(tasks: list[Task], records: list[dict]) -> pd.DataFrame:
+    """results.csv of the risk battery: each item's task, options, lotteries and answer."""
+    by_id = {r["id"]: r for r in records}
+    rows = []
+    for t in tasks:
+        a, b = t.options
+        rows.append(
+            {
+                "id": t.id,
+                "family": t.family,
+                "kind": t.params.get("kind"),
+                "curve": t.params.get("curve"),
+                "persona": t.params.get("persona"),
+                "sure": t.params.get("sure"),
+                "sure_first": t.params.get("sure_first"),
+                "row": t.params.get("row"),
+                "scale": t.params.get("scale"),
+                "wealth": t.wealth,
+                "option_a": a,
+                "option_b": b,
+                "lottery_a": t.params["options"][a],
+                "lottery_b": t.params["options"][b],
+                "ev_choice": t.optimal,
+                "y": by_id[t.id]["y"],
+                "mass": by_id[t.id]["mass"],
+                "answer": by_id[t.id]["answer"],
+            }
+        )
+    return pd.DataFrame(rows).astype({"y": float, "mass": float})
 
 
 def pairs_of(rows: pd.DataFrame) -> Pairs:
@@ -172,10 +204,5 @@ def summarize(results: pd.DataFrame) -> dict:
         "position_bias": {
             "p_accept_sure_first": finite_or_none(order.get(True, np.nan)),
             "p_accept_gamble_first": finite_or_none(order.get(False, np.nan)),
-        },
-        "answers": {
-            "items": int(len(results)),
-            "unparsed": int(results.y.isna().sum()),
-            "mean_option_mass": finite_or_none(results.mass.mean()),  # no masses when answers are generated
         },
     }

@@ -1,94 +1,74 @@
-"""The risk battery that `econalign profile` runs: psychometric curves, Holt–Laury lists, personas.
+"""What a battery is: one shape for every set of one-shot decisions that `econalign profile` measures.
 
-Every gamble is shown with the sure option first and with the gamble first, so a model's
-position bias averages out of the curves and shows up in the report instead.
+A battery names its items, turns the scored records into its per-item results table, summarises
+them (estimates with intervals and its own figures), words its verdict and lays out its report
+(facts, plots, tables). `measure/profile.py` runs any battery the same way: score the items
+resumably, check, summarise, write results.csv, report.html and summary.json. A new battery is one
+new module with a Battery subclass, added to BATTERIES below.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pathlib import Path
 
-from econalign.preferences.base import Lottery
-from econalign.tasks import gamble, holt_laury
+import pandas as pd
+
+from econalign import EconalignError
 from econalign.tasks.base import Task
 
-PERSONAS = {
-    "neutral": "You make financial decisions for yourself. Weigh the options carefully and choose.",
-    "risk-averse": (
-        "You are a very cautious person who strongly dislikes risk. You prefer a guaranteed amount "
-        "over a gamble unless the gamble is clearly better."
-    ),
-    "gambler": (
-        "You are a bold gambler who loves risk and the thrill of a big win. You prefer to gamble "
-        "unless the guaranteed amount is clearly better."
-    ),
-}
-STAKE = 1000.0
-PERSONA_GAMBLE = Lottery.binary(0.5, STAKE, 0.0)
+
+class Battery:
+    """The interface; each method's docstring says what the runner expects of it."""
+
+    name = ""
+    title = ""  # the report's heading: "<title> of <model>"
+
+    def tasks(self, quick: bool) -> list[Task]:
+        """The items, in a fixed order (the full battery, or a short one where `quick`)."""
+        raise NotImplementedError
+
+    def results(self, tasks: list[Task], records: list[dict]) -> pd.DataFrame:
+        """results.csv: one row per item from the scored records (`id`, `probs`, `y`, `mass`, `answer`)."""
+        raise NotImplementedError
+
+    def check(self, table: pd.DataFrame, model: str, csv: Path) -> None:
+        """Raise EconalignError if nothing can be estimated from the answers (results.csv is kept)."""
+
+    def summarize(self, tasks: list[Task], table: pd.DataFrame) -> dict:
+        """The battery's summary keys: `estimates` (model -> params with value, se, ci95, on_bound),
+        `position_bias` and its own figures."""
+        raise NotImplementedError
+
+    def verdict(self, summary: dict) -> str:
+        """One or two plain sentences drawn from the summary (wording rules in measure/verdict.py)."""
+        raise NotImplementedError
+
+    def facts(self, summary: dict) -> list[tuple[str, str]]:
+        """The report's fact list beyond model, method, answers, timings and tokens."""
+        return []
+
+    def tables(self, summary: dict) -> dict[str, pd.DataFrame]:
+        """The report's tables beyond the estimates, by title."""
+        return {}
+
+    def figures(self, summary: dict, table: pd.DataFrame) -> dict:
+        """The report's plots: file name -> (caption, matplotlib figure), the key plot first."""
+        return {}
+
+    def terminal(self, summary: dict) -> dict[str, pd.DataFrame]:
+        """The tables the command line prints after the verdict and the estimates."""
+        return {}
 
 
-@dataclass(frozen=True)
-class Layout:
-    gain_probs: tuple[float, ...]
-    gain_lows: tuple[float, ...]
-    loss_probs: tuple[float, ...]
-    mixed_losses: tuple[float, ...]
-    mixed_ratios: tuple[float, ...]
-    grid: int
-    hl_scales: tuple[float, ...]
+def batteries() -> dict[str, Battery]:
+    from econalign.measure.risk import RiskBattery
+    from econalign.measure.social import SocialBattery
+
+    return {b.name: b for b in (RiskBattery(), SocialBattery())}
 
 
-QUICK = Layout((0.25, 0.5, 0.75), (0.0, 300.0), (0.5,), (500.0,), (1.0, 1.5, 2.0, 2.5, 3.0, 4.0), 7, (1.0,))
-FULL = Layout(
-    (0.1, 0.25, 0.5, 0.75, 0.9), (0.0, 300.0), (0.25, 0.5, 0.75), (100.0, 500.0), (1.0, 1.5, 2.0, 2.5, 3.0, 4.0), 9,
-    (1.0, 20.0),
-)
-
-
-def curve_name(g: Lottery, persona: str | None = None) -> str:
-    name = " / ".join(f"{p:.0%} {x:+,.0f}" for x, p in zip(g.outcomes, g.probs))
-    return f"{name} [{persona}]" if persona else name
-
-
-def mixed_curve_name(loss: float) -> str:
-    """One curve per loss L: the gain G varies along it."""
-    return f"50% +G / 50% -{loss:,.0f}"
-
-
-def curve_tasks(g: Lottery, wealth: float, grid: int, persona: str | None = None) -> list[Task]:
-    system = PERSONAS[persona] if persona else None
-    tasks = [
-        gamble.make(g, sure, wealth, sure_first=order, system=system)
-        for sure in gamble.sure_grid(g, grid)
-        for order in (True, False)
-    ]
-    return [tag(t, curve_name(g, persona), persona) for t in tasks]
-
-
-def tag(task: Task, curve: str | None, persona: str | None) -> Task:
-    task.params.update(curve=curve, persona=persona)
-    if persona:
-        task.id = f"{task.id}-{persona}"
-    return task
-
-
-def risk_battery(quick: bool = False) -> list[Task]:
-    lay = QUICK if quick else FULL
-    tasks: list[Task] = []
-    for p in lay.gain_probs:
-        for low in lay.gain_lows:
-            if low and p != 0.5 and quick:
-                continue  # the quick battery has one curve with a non-zero low prize
-            tasks += curve_tasks(Lottery.binary(p, STAKE, low), STAKE, lay.grid)
-    for p in lay.loss_probs:
-        tasks += curve_tasks(Lottery.binary(p, -STAKE, 0.0), 2 * STAKE, lay.grid)
-    for loss in lay.mixed_losses:
-        for ratio in lay.mixed_ratios:
-            g = Lottery.binary(0.5, loss * ratio, -loss)
-            tasks += [tag(gamble.make(g, 0.0, STAKE + loss, sure_first=o), mixed_curve_name(loss), None)
-                      for o in (True, False)]
-    for scale in lay.hl_scales:
-        tasks += [tag(t, None, None) for t in holt_laury.generate(scale)]
-    for persona in PERSONAS:
-        tasks += curve_tasks(PERSONA_GAMBLE, STAKE, lay.grid, persona)
-    return tasks
+def get_battery(name: str) -> Battery:
+    known = batteries()
+    if name not in known:
+        raise EconalignError(f"unknown battery {name!r}; use one of {', '.join(known)}")
+    return known[name]

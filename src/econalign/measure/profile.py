@@ -1,4 +1,4 @@
-"""`econalign profile`: run the risk battery against a backend, resumably, and write the results."""
+"""`econalign profile`: run any battery against a backend, resumably, and write the results."""
 
 from __future__ import annotations
 
@@ -6,13 +6,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from econalign import EconalignError, __version__
 from econalign.backends.base import Backend
 from econalign.io import write_json, write_text
-from econalign.measure.analysis import summarize
-from econalign.measure.battery import risk_battery
+from econalign.measure.battery import get_battery
 from econalign.resume import fingerprint, left_to_do, run_chunks
 from econalign.tasks import FAMILIES
 from econalign.tasks.base import Task
@@ -66,36 +64,6 @@ def agent_answers(backend: Backend, tasks: list[Task], seed: int) -> list[str | 
     return [parse_trace(r.completion).answer for r in rollouts]
 
 
-def results_table(tasks: list[Task], records: list[dict]) -> pd.DataFrame:
-    by_id = {r["id"]: r for r in records}
-    rows = []
-    for t in tasks:
-        a, b = t.options
-        rows.append(
-            {
-                "id": t.id,
-                "family": t.family,
-                "kind": t.params.get("kind"),
-                "curve": t.params.get("curve"),
-                "persona": t.params.get("persona"),
-                "sure": t.params.get("sure"),
-                "sure_first": t.params.get("sure_first"),
-                "row": t.params.get("row"),
-                "scale": t.params.get("scale"),
-                "wealth": t.wealth,
-                "option_a": a,
-                "option_b": b,
-                "lottery_a": t.params["options"][a],
-                "lottery_b": t.params["options"][b],
-                "ev_choice": t.optimal,
-                "y": by_id[t.id]["y"],
-                "mass": by_id[t.id]["mass"],
-                "answer": by_id[t.id]["answer"],
-            }
-        )
-    return pd.DataFrame(rows).astype({"y": float, "mass": float})
-
-
 def score_battery(backend: Backend, tasks: list, out: Path, seed: int, method: str, label: str) -> tuple[list, dict]:
     """Score `tasks` by chunks kept in out/.cache (a rerun reuses the chunks a killed run finished):
     the records and the scoring figures of `timings`, those of resumed items from the run that scored them."""
@@ -105,23 +73,10 @@ def score_battery(backend: Backend, tasks: list, out: Path, seed: int, method: s
     )
 
 
-def battery_tasks(battery: str, quick: bool) -> list[Task]:
-    """The items `profile` (risk) or `social_profile` (social) scores."""
-    if battery == "social":
-        from econalign.measure.social import social_battery
-
-        return social_battery()
-    from econalign.preferences import ExpectedValue
-    from econalign.tasks.base import solve
-
-    ev = ExpectedValue()
-    return [solve(t, ev) for t in risk_battery(quick)]
-
-
 def left_to_score(backend: Backend, out: Path, battery: str, quick: bool, seed: int, method: str) -> int:
     """Items of the battery with no answer saved in out/.cache for this backend, method and seed: a
     backend made without its weights will do, so a finished run need not load the model again."""
-    tasks = battery_tasks(battery, quick)
+    tasks = get_battery(battery).tasks(quick)
     return left_to_do(len(tasks), out / ".cache", resume_key(backend, method, seed, tasks, CHUNK), CHUNK)
 
 
@@ -130,32 +85,46 @@ def timings(load_seconds: float | None, scoring: dict, start: float) -> dict:
     return {"load_s": load_seconds, **scoring, "total_s": (load_seconds or 0.0) + time.perf_counter() - start}
 
 
-def profile(backend: Backend, out: Path, quick: bool, seed: int, method: str, load_seconds: float | None = 0.0) -> dict:
+def answers(records: list[dict]) -> dict:
+    masses = [r["mass"] for r in records if r["mass"] is not None]
+    return {
+        "items": len(records),
+        "unparsed": sum(r["probs"] is None for r in records),  # generated answers naming no single option
+        "mean_option_mass": float(np.mean(masses)) if masses else None,  # no masses when answers are generated
+    }
+
+
+def profile(backend: Backend, out: Path, quick: bool = False, seed: int = 0, method: str = "logits",
+            load_seconds: float | None = 0.0, battery: str = "risk") -> dict:
+    """Run a battery (measure/battery.py) on the backend and write results.csv, report.html and summary.json."""
     from econalign.measure.report import write_report
-    from econalign.measure.verdict import risk_verdict
 
     check_method(method)
+    kind = get_battery(battery)
     np.random.seed(seed)
-    tasks = battery_tasks("risk", quick)
+    tasks = kind.tasks(quick)
     start = time.perf_counter()
-    records, scoring = score_battery(backend, tasks, out, seed, method, method)
-    table = results_table(tasks, records)
-    if table[(table.family == "gamble") & table.persona.isna()].y.isna().all():
-        write_text(out / "results.csv", table.to_csv(index=False))
-        raise EconalignError(f"no gamble answer of {backend.name} could be parsed ({int(table.y.isna().sum())} of "
-                             f"{len(table)} items unparsed; answers in {out / 'results.csv'}): nothing to estimate")
+    records, scoring = score_battery(backend, tasks, out, seed, method, f"{kind.name} {method}")
+    table = kind.results(tasks, records)
+    try:
+        kind.check(table, backend.name, out / "results.csv")
+    except EconalignError:
+        write_text(out / "results.csv", table.to_csv(index=False))  # the answers, to see why
+        raise
     summary = {
         "econalign_version": __version__,
+        "battery": kind.name,
         "model": backend.name,
         "method": method,
         "quick": quick,
         "seed": seed,
-        **summarize(table),
+        **kind.summarize(tasks, table),
+        "answers": answers(records),
         "timings": timings(load_seconds, scoring, start),
         "tokens": backend.tally(),
     }
-    summary["verdict"] = risk_verdict(summary)
+    summary["verdict"] = kind.verdict(summary)
     write_text(out / "results.csv", table.to_csv(index=False))
-    write_report(summary, table, out)
+    write_report(kind, summary, table, out)
     write_json(out / "summary.json", summary)
     return summary

@@ -1,4 +1,5 @@
-"""Plots (PNG) and one self-contained `report.html` for a profile."""
+"""The report of a profile: the risk battery's plots, tables and facts, and the one self-contained
+`report.html` page (verdict, facts, plots, tables) that every battery's report uses."""
 
 from __future__ import annotations
 
@@ -229,47 +230,54 @@ def save_figures(figures: dict, out: Path) -> dict[str, str]:
     return images
 
 
-def write_report(summary: dict, table: pd.DataFrame, out: Path) -> None:
-    figures = {  # the key plot first
-        "curves.png": curves_figure(summary, table),
-        "mixed.png": mixed_figure(summary),
-        "holt_laury.png": holt_laury_figure(summary),
-        "personas.png": personas_figure(summary, table),
-        "logit_vs_utility.png": logit_figure(summary, table),
+def risk_figures(summary: dict, table: pd.DataFrame) -> dict:
+    return {  # the key plot first
+        "curves.png": ("Psychometric curves", curves_figure(summary, table)),
+        "mixed.png": ("Mixed gambles (loss aversion)", mixed_figure(summary)),
+        "holt_laury.png": ("Holt–Laury choices", holt_laury_figure(summary)),
+        "personas.png": ("Persona prompts on 50% of $1,000", personas_figure(summary, table)),
+        "logit_vs_utility.png": ("Logit difference vs utility difference", logit_figure(summary, table)),
     }
-    images = save_figures(figures, out)
-    tables = {
-        "Maximum-likelihood estimates (contextual-utility logit noise)": estimate_rows(summary),
+
+
+def risk_tables(summary: dict) -> dict[str, pd.DataFrame]:
+    return {
         "Holt–Laury multiple price list": holt_laury_rows(summary),
         "Indifference points vs theoretical certainty equivalents": indifference_rows(summary),
         "Mixed gambles: the gain G that makes 50% +G / 50% -L worth taking": mixed_rows(summary),
         "Persona prompts": persona_rows(summary),
     }
-    write_text(out / "report.html", render_html(summary, tables, images))
 
 
-def render_html(summary: dict, tables: dict[str, pd.DataFrame], images: dict[str, str]) -> str:
-    t, a, pb = summary["timings"], summary["answers"], summary["position_bias"]
-    lu = summary["logit_vs_utility"]
+def risk_facts(summary: dict) -> list[tuple[str, str]]:
+    pb, lu = summary["position_bias"], summary["logit_vs_utility"]
+    return [
+        ("position bias", f"P(accept) {fmt(pb['p_accept_sure_first'], 3)} sure shown first vs "
+                          f"{fmt(pb['p_accept_gamble_first'], 3)} gamble first"),
+        ("logit vs EV difference", f"Pearson {fmt(lu['ev']['pearson'], 3)}, Spearman {fmt(lu['ev']['spearman'], 3)}"),
+    ]
+
+
+def write_report(battery, summary: dict, table: pd.DataFrame, out: Path) -> None:
+    """report.html of any battery (measure/battery.py): the verdict, facts, the battery's plots, the estimates
+    and the battery's tables; each plot is also saved as out/<name>."""
+    figures = battery.figures(summary, table)
+    images = save_figures({name: fig for name, (_, fig) in figures.items()}, out)
+    a = summary["answers"]
     facts = [
         ("model", summary["model"]),
-        ("method", summary["method"] + (" (quick battery)" if summary["quick"] else " (full battery)")),
+        ("method", summary["method"] + (" (quick battery)" if summary["quick"] else "")),
         ("items", f"{a['items']} ({a['unparsed']} unparsed answers)"),
         ("answer-token mass", fmt(a["mean_option_mass"], 3)),
-        ("position bias", f"P(accept) {fmt(pb['p_accept_sure_first'], 3)} sure shown first vs {fmt(pb['p_accept_gamble_first'], 3)} gamble first"),
-        ("logit vs EV difference", f"Pearson {fmt(lu['ev']['pearson'], 3)}, Spearman {fmt(lu['ev']['spearman'], 3)}"),
-        ("timings", timings_line(t)),
+        *battery.facts(summary),
+        ("timings", timings_line(summary["timings"])),
         *tokens_facts(summary),
     ]
-    captions = {
-        "curves.png": "Psychometric curves",
-        "mixed.png": "Mixed gambles (loss aversion)",
-        "personas.png": "Persona prompts on 50% of $1,000",
-        "holt_laury.png": "Holt–Laury choices",
-        "logit_vs_utility.png": "Logit difference vs utility difference",
-    }
-    return html_page(f"Risk profile of {summary['model']}", facts, tables,
-                     {captions[name]: uri for name, uri in images.items()}, lead=summary["verdict"])
+    tables = {"Maximum-likelihood estimates (contextual-utility logit noise)": estimate_rows(summary),
+              **battery.tables(summary)}
+    write_text(out / "report.html", html_page(f"{battery.title} of {summary['model']}", facts, tables,
+                                              {caption: images[name] for name, (caption, _) in figures.items()},
+                                              lead=summary["verdict"]))
 
 
 def timings_line(t: dict) -> str:

@@ -9,8 +9,6 @@ preferences.
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
 
 import matplotlib
 
@@ -19,18 +17,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from econalign import __version__  # noqa: E402
-from econalign.backends.base import Backend  # noqa: E402
-from econalign.io import write_json, write_text  # noqa: E402
 from econalign.measure.estimate import fit_social  # noqa: E402
-from econalign.measure.report import (  # noqa: E402
-    estimate_rows,
-    fmt,
-    html_page,
-    save_figures,
-    timings_line,
-    tokens_facts,
-)
+from econalign.measure.battery import Battery  # noqa: E402
+from econalign.measure.report import fmt  # noqa: E402
 from econalign.measure.verdict import social_verdict  # noqa: E402
 from econalign.preferences import parse_preference  # noqa: E402
 from econalign.preferences.choice import Menus  # noqa: E402
@@ -130,38 +119,6 @@ def finite(x):
     return float(x) if x is not None and np.isfinite(x) else None
 
 
-def social_profile(backend: Backend, out: Path, seed: int, method: str, load_seconds: float | None = 0.0) -> dict:
-    from econalign.measure.profile import score_battery, timings
-
-    tasks = social_battery()
-    start = time.perf_counter()
-    records, scoring = score_battery(backend, tasks, out, seed, method, f"social {method}")
-    table = results_table(tasks, records)
-    summary = {
-        "econalign_version": __version__,
-        "battery": "social",
-        "model": backend.name,
-        "method": method,
-        "seed": seed,
-        "answers": {
-            "items": len(tasks),
-            "unparsed": int(table["probs"].isna().sum()),
-            "mean_option_mass": finite(table["mass"].mean()),
-        },
-        "position_bias": {"p_first_option": finite(table["p_first"].mean())},
-        "estimates": estimates(tasks, table),
-        "behaviour": behaviour(table),
-        "ultimatum_acceptance": acceptance(tasks, table),
-        "timings": timings(load_seconds, scoring, start),
-        "tokens": backend.tally(),
-    }
-    summary["verdict"] = social_verdict(summary)
-    write_text(out / "results.csv", table.to_csv(index=False))
-    write_social_report(summary, out)
-    write_json(out / "summary.json", summary)
-    return summary
-
-
 def behaviour_rows(summary: dict) -> pd.DataFrame:
     return pd.DataFrame([{"game": game, **{k: fmt(v, 2) for k, v in levels.items()}}
                          for game, levels in summary["behaviour"].items()])
@@ -191,23 +148,40 @@ def acceptance_figure(summary: dict):
     return fig
 
 
-def write_social_report(summary: dict, out: Path) -> None:
-    images = save_figures({"behaviour.png": behaviour_figure(summary), "ultimatum.png": acceptance_figure(summary)}, out)
-    a, threshold = summary["answers"], summary["ultimatum_acceptance"]["threshold"]
-    facts = [
-        ("model", summary["model"]),
-        ("method", summary["method"]),
-        ("items", f"{a['items']} ({a['unparsed']} unparsed answers)"),
-        ("answer-token mass", fmt(a["mean_option_mass"], 3)),
-        ("position bias", f"P(first listed option) {fmt(summary['position_bias']['p_first_option'], 3)}"),
-        ("ultimatum", f"smallest offer accepted with P >= 0.5: {fmt(threshold, 0) if threshold is not None else 'none'}"),
-        ("timings", timings_line(summary["timings"])),
-        *tokens_facts(summary),
-    ]
-    tables = {
-        "Maximum-likelihood estimates (contextual-utility logit noise)": estimate_rows(summary),
-        "Behaviour per game: the model and exact reference preferences": behaviour_rows(summary),
-    }
-    captions = {"behaviour.png": "Behaviour per game", "ultimatum.png": "Ultimatum acceptance"}
-    write_text(out / "report.html", html_page(f"Social profile of {summary['model']}", facts, tables,
-                                              {captions[k]: v for k, v in images.items()}, lead=summary["verdict"]))
+class SocialBattery(Battery):
+    name = "social"
+    title = "Social profile"
+
+    def tasks(self, quick: bool) -> list[Task]:
+        return social_battery()  # one size: 72 items
+
+    def results(self, tasks: list[Task], records: list[dict]) -> pd.DataFrame:
+        return results_table(tasks, records)
+
+    def summarize(self, tasks: list[Task], table: pd.DataFrame) -> dict:
+        return {
+            "position_bias": {"p_first_option": finite(table["p_first"].mean())},
+            "estimates": estimates(tasks, table),
+            "behaviour": behaviour(table),
+            "ultimatum_acceptance": acceptance(tasks, table),
+        }
+
+    def verdict(self, summary: dict) -> str:
+        return social_verdict(summary)
+
+    def facts(self, summary: dict) -> list[tuple[str, str]]:
+        threshold = summary["ultimatum_acceptance"]["threshold"]
+        return [
+            ("position bias", f"P(first listed option) {fmt(summary['position_bias']['p_first_option'], 3)}"),
+            ("ultimatum", f"smallest offer accepted with P >= 0.5: {fmt(threshold, 0) if threshold is not None else 'none'}"),
+        ]
+
+    def tables(self, summary: dict) -> dict[str, pd.DataFrame]:
+        return {"Behaviour per game: the model and exact reference preferences": behaviour_rows(summary)}
+
+    def figures(self, summary: dict, table: pd.DataFrame) -> dict:
+        return {"behaviour.png": ("Behaviour per game", behaviour_figure(summary)),
+                "ultimatum.png": ("Ultimatum acceptance", acceptance_figure(summary))}
+
+    def terminal(self, summary: dict) -> dict[str, pd.DataFrame]:
+        return {"behaviour per game (mean level)": behaviour_rows(summary)}

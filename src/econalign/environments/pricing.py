@@ -31,8 +31,8 @@ from econalign.measure.report import fmt, html_page, save_figures  # noqa: E402
 from econalign.preferences.social import HomoMoralis  # noqa: E402
 from econalign.preferences.spec import parse_preference  # noqa: E402
 from econalign.resume import fingerprint, progress_bar  # noqa: E402
-from econalign.tasks import pricing  # noqa: E402
-from econalign.tasks.pricing import Market  # noqa: E402
+from econalign.environments import market as pricing  # noqa: E402
+from econalign.environments.market import Market  # noqa: E402
 
 HISTORY = 10  # rounds of outcomes shown to an LLM firm
 MAX_NEW_TOKENS = 64
