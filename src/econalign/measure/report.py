@@ -157,25 +157,21 @@ def theory_text(key: str, value) -> str:
 
 
 def indifference_rows(summary: dict) -> pd.DataFrame:
-    return pd.DataFrame(
-        [
-            {"gamble": c["curve"], "P(accept) mean": fmt(c["mean_p_accept"], 3),
-             "indifference": fmt(c["indifference"]) if c["indifference"] is not None else "none (flat)"}
-            | {f"CE {k}": theory_text(k, v) for k, v in c["theory"].items()}
-            for c in summary["indifference"]
-        ]
-    )
+    return theory_table(summary["indifference"], "CE", lambda c: {
+        "gamble": c["curve"], "P(accept) mean": fmt(c["mean_p_accept"], 3),
+        "indifference": fmt(c["indifference"]) if c["indifference"] is not None else "none (flat)"})
 
 
 def mixed_rows(summary: dict) -> pd.DataFrame:
-    return pd.DataFrame(
-        [
-            {"gamble": m["curve"], "wealth": fmt(m["wealth"], 0),
-             "gain G taken half the time": fmt(m["threshold"]) if m["threshold"] is not None else "none (never)"}
-            | {f"G {k}": theory_text(k, v) for k, v in m["theory"].items()}
-            for m in summary["mixed"]
-        ]
-    )
+    return theory_table(summary["mixed"], "G", lambda m: {
+        "gamble": m["curve"], "wealth": fmt(m["wealth"], 0),
+        "gain G taken half the time": fmt(m["threshold"]) if m["threshold"] is not None else "none (never)"})
+
+
+def theory_table(entries: list[dict], prefix: str, measured) -> pd.DataFrame:
+    """One row per entry: what was measured, then what each reference preference and identified fit predicts."""
+    return pd.DataFrame([measured(e) | {f"{prefix} {k}": theory_text(k, v) for k, v in e["theory"].items()}
+                         for e in entries])
 
 
 def holt_laury_rows(summary: dict) -> pd.DataFrame:
