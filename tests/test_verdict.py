@@ -2,7 +2,7 @@
 
 import pytest
 
-from econalign.measure.verdict import estimate_text, risk_verdict, social_verdict
+from econalign.measure.verdict import budget_verdict, estimate_text, risk_verdict, social_verdict
 
 
 def param(value, ci=None, on_bound=False):
@@ -119,3 +119,39 @@ def test_estimate_text():
     assert estimate_text(1.23456, (1.0, 1.5), False) == "1.23 [1.00, 1.50]"
     assert estimate_text(5.0, None, True, 3) == "5.000 (on its search bound: not identified)"
     assert estimate_text(2.0, None, False) == "2.00 (not identified)"
+
+
+def budget(violations=0, ccei=1.0, hmi=1.0, r=None, lean=0.5, unparsed=0):
+    return {
+        "revealed": {"observations": 50, "pairs": 1298, "garp_violations": violations, "ccei": ccei, "houtman_maks": hmi},
+        "estimates": {"crra": {"params": {"r": r or param(1.02, (0.95, 1.10))}}},
+        "position_bias": {"share_first_asset": lean},
+        "answers": {"mean_option_mass": 1.0, "unparsed": unparsed, "items": 50},
+    }
+
+
+def test_budget_verdict_of_a_consistent_agent():
+    assert budget_verdict(budget()) == ("Consistent with utility maximisation: no GARP violation in 50 choices. "
+                                        "Its demands fit CRRA r = 1.02 [0.95, 1.10].")
+
+
+def test_budget_verdict_of_an_inconsistent_leaning_agent():
+    assert budget_verdict(budget(448, 0.82, 0.78, lean=0.7, unparsed=3)) == (
+        "Not consistent with utility maximisation: 448 of 1298 pairs of choices violate GARP (CCEI 0.82, "
+        "Houtman–Maks 0.78; budgets must shrink by 18% to remove every violation). Its demands fit CRRA r = 1.02 "
+        "[0.95, 1.10]; it leans towards the first-listed asset (70% of the budget on the first-listed one on average "
+        "over both orders); 3 of 50 answers named no allocation.")
+
+
+@pytest.mark.parametrize("ccei, word", [(0.96, "Nearly consistent"), (0.94, "Not consistent")])
+def test_budget_verdict_near_the_cut_off(ccei, word):
+    assert budget_verdict(budget(4, ccei, 0.96)).startswith(word)
+
+
+@pytest.mark.parametrize("r, text", [
+    (param(0.05, on_bound=True), "risk-neutral or risk-loving, CRRA r on its lower search bound"),
+    (param(20.0, on_bound=True), "equalises the payoffs of the two states whatever the prices"),
+    (param(3.0), "isk attitude not identified (CRRA r = 3.00 has no finite interval)"),
+])
+def test_budget_r_on_a_bound_is_not_a_finding(r, text):
+    assert text in budget_verdict(budget(r=r))

@@ -1,7 +1,8 @@
 """Simulated agents: answer from a preference model with logit noise.
 
-`sim:crra:r=2,noise=0.1` chooses between lotteries, `sim:moralis:kappa=0.5,noise=0.1` among
-the options of games, both by contextual-utility logit (see preferences/choice.py).
+`sim:crra:r=2,noise=0.1` chooses between lotteries (and among the allocations of a budget),
+`sim:moralis:kappa=0.5,noise=0.1` among the options of games, all by contextual-utility logit (see
+preferences/choice.py).
 They validate the measurement pipeline: profiling one must recover its parameters.
 """
 
@@ -16,6 +17,7 @@ from econalign.preferences.choice import (
     Menus,
     Pairs,
     choice_probabilities,
+    lottery_menu_probabilities,
     menu_probabilities,
 )
 from econalign.preferences.social import SocialPreference
@@ -44,22 +46,28 @@ class SimBackend(Backend):
             raise EconalignError(f"{spec!r} names no preference; e.g. sim:crra:r=2,noise=0.1")
         return cls(parse_preference(pref), **{**AGENT_KEYS, **split_params(",".join(agent))})
 
-    def option_probs(self, tasks: list[Task]) -> np.ndarray:
-        """(n, most options) choice probabilities, 0 past each task's last option."""
-        from econalign.tasks import FAMILIES, social
+    def check_tasks(self, tasks: list[Task]) -> None:
+        from econalign.tasks import FAMILIES
 
         wanted = {getattr(FAMILIES[t.family], "PREFERENCE", RiskPreference) for t in tasks}
         if any(not isinstance(self.preference, kind) for kind in wanted):
             raise EconalignError(f"{self.name} cannot answer {', '.join(sorted({t.family for t in tasks}))} tasks")
+
+    def option_probs(self, tasks: list[Task]) -> np.ndarray:
+        """(n, most options) choice probabilities, 0 past each task's last option."""
+        from econalign.tasks import social
+
+        self.check_tasks(tasks)
         if isinstance(self.preference, SocialPreference):
             menus = Menus.of([list(social.options(t).values()) for t in tasks])
             return menu_probabilities(self.preference.weights(), menus, self.noise)
-        pairs = []
-        for t in tasks:
-            lots = t.lotteries()
-            if len(lots) != 2:
-                raise EconalignError(f"simulated agents answer two-option risk tasks; {t.id} has {len(lots)}")
-            pairs.append(tuple(lots[o] for o in t.options))
+        sizes = {len(t.options) for t in tasks}
+        if sizes != {2}:  # menus of lotteries (budget allocations): one softmax over each menu
+            if len(sizes) > 1:
+                raise EconalignError(f"{self.name} scores menus of one size at a time, got sizes {sorted(sizes)}")
+            menus = [[t.lotteries()[o] for o in t.options] for t in tasks]
+            return lottery_menu_probabilities(self.preference, menus, [t.wealth for t in tasks], self.noise)
+        pairs = [tuple(t.lotteries()[o] for o in t.options) for t in tasks]
         p = choice_probabilities(self.preference, Pairs.of(pairs, [t.wealth for t in tasks]), self.noise)
         return np.column_stack([p, 1.0 - p])
 
@@ -70,8 +78,15 @@ class SimBackend(Backend):
         return ChoiceScores(probs=probs, mass=np.ones(len(tasks)))
 
     def generate(self, tasks, max_new_tokens=64, seed=0, progress=None, temperature=0.0):  # always samples
+        from econalign.tasks import budget
+
         rng = np.random.default_rng(seed)
-        answers = [t.options[rng.choice(len(t.options), p=p[: len(t.options)])] for t, p in zip(tasks, self.option_probs(tasks))]
+        if all(t.family == budget.FAMILY for t in tasks):  # budgets are answered with an amount, off the lettered grid
+            self.check_tasks(tasks)
+            answers = [budget.answer(t, self.preference, self.noise, rng) for t in tasks]
+        else:
+            answers = [t.options[rng.choice(len(t.options), p=p[: len(t.options)])]
+                       for t, p in zip(tasks, self.option_probs(tasks))]
         if progress:
             progress(len(tasks))
         return answers

@@ -22,6 +22,7 @@ class Battery:
 
     name = ""
     title = ""  # the report's heading: "<title> of <model>"
+    estimates_title = "Maximum-likelihood estimates (contextual-utility logit noise)"
 
     def tasks(self, quick: bool) -> list[Task]:
         """The items, in a fixed order (the full battery, or a short one where `quick`)."""
@@ -62,9 +63,10 @@ class Battery:
 
 def batteries() -> dict[str, Battery]:
     from econalign.measure.risk import RiskBattery
+    from econalign.measure.budget import BudgetBattery
     from econalign.measure.social import SocialBattery
 
-    return {b.name: b for b in (RiskBattery(), SocialBattery())}
+    return {b.name: b for b in (RiskBattery(), SocialBattery(), BudgetBattery())}
 
 
 def get_battery(name: str) -> Battery:

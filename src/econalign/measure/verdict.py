@@ -156,3 +156,45 @@ def sentences(head: str, rest: list[str]) -> str:
     rest = [x for x in rest if x]
     tail = "; ".join(rest)
     return f"{head}." + (f" {tail[0].upper()}{tail[1:]}." if tail else "")
+
+
+NEAR_RATIONAL = 0.95  # CCEI at or above this is "nearly consistent" (a common cut-off since Choi et al. 2007)
+LEAN = 0.15  # mean share on the first-listed asset this far from 1/2 is a lean towards a listing position
+
+
+def budget_verdict(summary: dict) -> str:
+    """One or two sentences on a budget profile: consistency with utility maximisation, then the CRRA r of
+    its demands, then caveats."""
+    rp = summary["revealed"]
+    index = f"CCEI {rp['ccei']:.2f}, Houtman–Maks {rp['houtman_maks']:.2f}"
+    if rp["garp_violations"] == 0:
+        head = f"Consistent with utility maximisation: no GARP violation in {rp['observations']} choices"
+    else:
+        kind = "Nearly consistent" if rp["ccei"] >= NEAR_RATIONAL else "Not consistent"
+        head = (f"{kind} with utility maximisation: {rp['garp_violations']} of {rp['pairs']} pairs of choices violate "
+                f"GARP ({index}; budgets must shrink by {1 - rp['ccei']:.0%} to remove every violation)")
+    return sentences(head, [demand_text(summary["estimates"]["crra"]["params"]["r"]), *budget_caveats(summary)])
+
+
+def demand_text(r: dict) -> str:
+    if r.get("on_bound") and r["value"] < 1:
+        return ("its demands sit at the corners (all on the security that pays most per dollar and chance): "
+                "risk-neutral or risk-loving, CRRA r on its lower search bound")
+    if r.get("on_bound"):
+        return "it equalises the payoffs of the two states whatever the prices: CRRA r on its upper search bound"
+    if r["ci95"] is None:
+        return f"risk attitude not identified ({why_not('CRRA r', r)})"
+    return f"its demands fit CRRA r = {param_text(r)}"
+
+
+def budget_caveats(summary: dict) -> list[str]:
+    out = mass_caveat(summary)
+    lean = summary["position_bias"]["share_first_asset"]
+    if lean is not None and abs(lean - 0.5) >= LEAN:
+        which = "first" if lean > 0.5 else "second"
+        out.append(f"it leans towards the {which}-listed asset ({lean:.0%} of the budget on the first-listed one on "
+                   "average over both orders)")
+    unparsed = summary["answers"]["unparsed"]
+    if unparsed:
+        out.append(f"{unparsed} of {summary['answers']['items']} answers named no allocation")
+    return out

@@ -56,6 +56,24 @@ def choice_probabilities(pref: RiskPreference, pairs: Pairs, noise: float) -> np
     return expit(d / noise)
 
 
+def lottery_menu_probabilities(pref: RiskPreference, menus: list[list[Lottery]], wealth, noise: float) -> np.ndarray:
+    """P(option j) in each menu of lotteries (all menus the same length): softmax of value / (value range of
+    the menu's outcomes · noise), which is `choice_probabilities` for two options; noise = 0 splits the
+    probability evenly among the best options."""
+    x, p = stack([lot for menu in menus for lot in menu])
+    n, k = len(menus), len(menus[0])
+    w = np.repeat(np.broadcast_to(np.asarray(wealth, dtype=float), (n,)), k)
+    v = pref.values(x, p, w).reshape(n, k)
+    hi, lo = x.reshape(n, -1).max(axis=1), x.reshape(n, -1).min(axis=1)
+    sure = np.ones((n, 1))
+    span = pref.values(hi[:, None], sure, w[::k]) - pref.values(lo[:, None], sure, w[::k])
+    u = (v - v.max(axis=1, keepdims=True)) / np.where(span > 0, span, 1.0)[:, None]
+    if noise <= 0:
+        best = u >= -1e-12
+        return best / best.sum(axis=1, keepdims=True)
+    return softmax(u / noise, axis=1)
+
+
 def choice_probability(pref: RiskPreference, a: Lottery, b: Lottery, wealth: float = 0.0, noise: float = 0.1) -> float:
     return float(choice_probabilities(pref, Pairs.of([(a, b)], wealth), noise)[0])
 

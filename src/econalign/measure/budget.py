@@ -1,0 +1,185 @@
+"""`econalign profile --battery budget`: allocations between two Arrow securities (Choi et al. 2007), tested for
+consistency with utility maximisation (GARP, CCEI, Houtman–Maks) and fitted by CRRA demand.
+
+Each choice is a point on its budget line: from logits, the expected allocation over the eleven lettered
+allocations; from a generated answer, the amount it names. Every item is one observation of the revealed
+preference tests, so answers that change with the listing order count against consistency.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from scipy.optimize import least_squares  # noqa: E402
+
+from econalign import EconalignError  # noqa: E402
+from econalign.measure.battery import Battery  # noqa: E402
+from econalign.measure.estimate import nan_to_none, wald_interval  # noqa: E402
+from econalign.measure.report import fmt  # noqa: E402
+from econalign.measure.revealed import Data, ccei, garp_violations, houtman_maks  # noqa: E402
+from econalign.measure.verdict import budget_verdict  # noqa: E402
+from econalign.tasks import budget  # noqa: E402
+from econalign.tasks.base import Task  # noqa: E402
+
+BUDGETS = 25
+SEED = 19
+LOG_R_BOUNDS = (np.log(0.05), np.log(20.0))  # below 0.05 the demand is a corner for every budget asked
+
+
+def budget_battery() -> list[Task]:
+    return budget.generate(BUDGETS, np.random.default_rng(SEED))
+
+
+def chosen_spend(task: Task, record: dict) -> float | None:
+    """Dollars on the first-listed asset: the amount a generated answer names, else the expected allocation."""
+    if record["answer"] is not None:
+        return budget.spend(record["answer"])
+    return float(np.dot(record["probs"], budget.SPENDS[: len(record["probs"])])) if record["probs"] else None
+
+
+def results_table(tasks: list[Task], records: list[dict]) -> pd.DataFrame:
+    by_id = {r["id"]: r for r in records}
+    rows = []
+    for t in tasks:
+        rec = by_id[t.id]
+        spend = chosen_spend(t, rec)
+        first = None if spend is None else spend / budget.BUDGET
+        share = None if first is None else (1.0 - first if t.params["swapped"] else first)
+        p1, p2 = t.params["prices"]
+        x1, x2 = budget.bundle(share, (p1, p2)) if share is not None else (None, None)
+        rows.append({"id": t.id, "pi1": t.params["pi1"], "p1": p1, "p2": p2, "log_price_ratio": np.log(p1 / p2),
+                     "swapped": t.params["swapped"], "share_first": first, "share1": share, "x1": x1, "x2": x2,
+                     "probs": rec["probs"], "mass": rec["mass"], "answer": rec["answer"]})
+    return pd.DataFrame(rows).astype({"share_first": float, "share1": float, "x1": float, "x2": float, "mass": float})
+
+
+def revealed(table: pd.DataFrame) -> dict:
+    """GARP, CCEI and Houtman–Maks within each state-probability treatment (state 1's probability π or 1 - π
+    with the states relabelled; bundles under different probabilities are ranked by different preferences),
+    and over all: violations and pairs summed, the smallest CCEI, the share of choices kept."""
+    rows = table.dropna(subset=["share1"])
+    low = rows["pi1"] < 0.5  # relabel the states so that state 1 is the likelier one
+    prices = np.where(low.to_numpy()[:, None], rows[["p2", "p1"]].to_numpy(), rows[["p1", "p2"]].to_numpy())
+    bundles = np.where(low.to_numpy()[:, None], rows[["x2", "x1"]].to_numpy(), rows[["x1", "x2"]].to_numpy())
+    treatment = np.maximum(rows["pi1"], 1 - rows["pi1"]).to_numpy()
+    groups = {}
+    for pi in np.unique(treatment):
+        data = Data.of(prices[treatment == pi], bundles[treatment == pi])
+        n = len(data.prices)
+        groups[f"{pi:g}"] = {"observations": n, "pairs": n * (n - 1), "garp_violations": garp_violations(data),
+                             "ccei": ccei(data), "houtman_maks": houtman_maks(data)[0]}
+    total = {key: sum(g[key] for g in groups.values()) for key in ("observations", "pairs", "garp_violations")}
+    return {**total, "ccei": min(g["ccei"] for g in groups.values()),
+            "houtman_maks": sum(g["houtman_maks"] * g["observations"] for g in groups.values()) / total["observations"],
+            "by_probability": groups}
+
+
+def fit_crra(table: pd.DataFrame) -> dict:
+    """CRRA r by nonlinear least squares on the share of the budget spent on state 1's security (the MLE under
+    normal errors; Choi et al. fit demands the same way), with a Wald interval on log r."""
+    rows = table.dropna(subset=["share1"])
+    share, pi1, prices = rows["share1"].to_numpy(), rows["pi1"].to_numpy(), rows[["p1", "p2"]].to_numpy()
+
+    def residuals(theta):
+        return budget.crra_share(np.exp(theta[0]), pi1, prices) - share
+
+    best = min((least_squares(residuals, [np.log(start)], bounds=LOG_R_BOUNDS) for start in (0.3, 1.0, 4.0)),
+               key=lambda res: res.cost)
+    n, r = len(share), float(np.exp(best.x[0]))
+    sd = float(np.sqrt(2 * best.cost / n))
+    on_bound = bool(min(abs(best.x[0] - b) for b in LOG_R_BOUNDS) < 1e-6)
+    jtj = float(best.jac[:, 0] @ best.jac[:, 0])
+    se_log = sd * np.sqrt(n / max(n - 1, 1)) / np.sqrt(jtj) if jtj > 0 and not on_bound else np.nan
+    se_r = r * se_log
+    sd_se = sd / np.sqrt(2 * n) if sd > 0 else np.nan
+    return {
+        "params": {
+            "r": {"value": r, "se": nan_to_none(se_r), "on_bound": on_bound,
+                  "ci95": wald_interval(r, se_r, (0.0, np.inf)) if np.isfinite(se_r) else None},
+            "sd": {"value": sd, "se": nan_to_none(sd_se), "on_bound": False,
+                   "ci95": wald_interval(sd, sd_se, (0.0, np.inf)) if np.isfinite(sd_se) else None},
+        },
+        "n": n,
+        "loglik": -n / 2 * (np.log(2 * np.pi * sd**2) + 1) if sd > 0 else None,
+        "converged": bool(best.success),
+    }
+
+
+def order_gap(table: pd.DataFrame) -> float | None:
+    """Mean |difference| in the share on state 1's security between a budget's two listing orders."""
+    key = table["id"].str.removesuffix("-swap")
+    gaps = table.groupby(key)["share1"].agg(lambda s: s.max() - s.min() if s.notna().all() else np.nan)
+    return nan_to_none(float(gaps.mean())) if gaps.notna().any() else None
+
+
+def demand_figure(summary: dict, table: pd.DataFrame):
+    """Chosen share on state 1's security against ln(p1/p2), one colour per state probability, with the
+    fitted CRRA demand drawn at the battery's average price level."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    r = summary["estimates"]["crra"]["params"]["r"]["value"]
+    level = float(np.exp(np.log(table[["p1", "p2"]].to_numpy()).mean()))
+    z = np.linspace(table["log_price_ratio"].min(), table["log_price_ratio"].max(), 200)
+    curve_prices = np.column_stack([level * np.exp(z / 2), level * np.exp(-z / 2)])
+    for (pi1, rows), color in zip(table.groupby("pi1"), ("tab:blue", "black", "tab:red")):
+        ax.scatter(rows["log_price_ratio"], rows["share1"], s=18, color=color, label=f"π1 = {pi1:g}")
+        ax.plot(z, budget.crra_share(r, np.full_like(z, pi1), curve_prices), color=color, lw=1)
+    ax.set(xlabel="ln(p1 / p2)", ylabel="share of the budget on state 1", ylim=(-0.03, 1.03),
+           title=f"{summary['model']}: lines = fitted CRRA r = {r:.2f}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def consistency_rows(summary: dict) -> pd.DataFrame:
+    rp = summary["revealed"]
+    parts = [*((f"π = {pi} (or {1 - float(pi):g})" if pi != "0.5" else "π = 0.5", g) for pi, g in rp["by_probability"].items()),
+             ("all", rp)]
+    return pd.DataFrame([{"state probabilities": name, "choices": g["observations"],
+                          "GARP violations": f"{g['garp_violations']} of {g['pairs']} pairs", "CCEI": fmt(g["ccei"], 3),
+                          "Houtman–Maks": fmt(g["houtman_maks"], 3)} for name, g in parts])
+
+
+class BudgetBattery(Battery):
+    name = "budget"
+    title = "Budget profile"
+    estimates_title = "CRRA r fitted to the demands (nonlinear least squares on the budget share)"
+
+    def tasks(self, quick: bool) -> list[Task]:
+        return budget_battery()  # one size: 50 items
+
+    def results(self, tasks: list[Task], records: list[dict]) -> pd.DataFrame:
+        return results_table(tasks, records)
+
+    def check(self, table: pd.DataFrame, model: str, csv) -> None:
+        if table["share1"].notna().sum() < 2:
+            raise EconalignError(f"fewer than two budget answers of {model} could be read ({int(table.share1.isna().sum())} "
+                                 f"of {len(table)} unparsed; answers in {csv}): nothing to test")
+
+    def summarize(self, tasks: list[Task], table: pd.DataFrame) -> dict:
+        return {
+            "position_bias": {"share_first_asset": nan_to_none(float(table["share_first"].mean())),
+                              "order_gap": order_gap(table)},
+            "estimates": {"crra": fit_crra(table)},
+            "revealed": revealed(table),
+        }
+
+    def verdict(self, summary: dict) -> str:
+        return budget_verdict(summary)
+
+    def facts(self, summary: dict) -> list[tuple[str, str]]:
+        pb = summary["position_bias"]
+        return [("position bias", f"share of the budget on the first-listed asset {fmt(pb['share_first_asset'], 3)} "
+                                  f"(0.5 without a lean); same budget, other order: shares {fmt(pb['order_gap'], 3)} apart")]
+
+    def tables(self, summary: dict) -> dict[str, pd.DataFrame]:
+        return {"Consistency with utility maximisation": consistency_rows(summary)}
+
+    def figures(self, summary: dict, table: pd.DataFrame) -> dict:
+        return {"demand.png": ("Demand for the state-1 security against its relative price", demand_figure(summary, table))}
+
+    def terminal(self, summary: dict) -> dict[str, pd.DataFrame]:
+        return {"consistency with utility maximisation": consistency_rows(summary)}
