@@ -401,25 +401,27 @@ def test_compare_marks_bound_values_and_takes_no_difference_from_them(log_quick,
     assert board["crra r on bound"].tolist() == [False, True] and board["crra r"].tolist()[1] == 5.0
 
 
-def test_compare_many_runs_risk_and_social(log_quick, crra_generate, tmp_path):
-    social = tmp_path / "moralis"
+def test_compare_many_runs_of_every_battery(log_quick, crra_generate, tmp_path):
+    social, budget = tmp_path / "moralis", tmp_path / "budget"
     profile(SimBackend.from_spec("sim:moralis:kappa=0.5"), social, seed=0, method="logits", battery="social")
+    profile(SimBackend.from_spec("sim:crra:r=1,noise=0"), budget, seed=0, method="logits", battery="budget")
     bound = with_r_on_its_bound(log_quick[0], tmp_path / "bound")
-    runs = [log_quick[0], crra_generate[0], bound, social]
+    runs = [log_quick[0], crra_generate[0], bound, social, budget]
     res = econalign("compare", *runs, "--out", tmp_path / "cmp")
     assert res.returncode == 0, res.stderr
     rows = {}
     for line in res.stdout.splitlines():  # metric and one cell per run, no B - A column beyond two runs
         cells = [c.strip() for c in line.split("│")[1:-1]]
-        if len(cells) == 5:
+        if len(cells) == 6:
             rows[cells[0]] = cells[1:]
     assert rows["crra r"][2] == "5.000 (bound)" and rows["crra r"][3] == "—"
     assert rows["moralis kappa"][:3] == ["—"] * 3 and rows["moralis kappa"][3] != "—"
+    assert rows["CCEI"] == ["—"] * 4 + ["1.000"]
     board = pd.read_csv(tmp_path / "cmp" / "compare.csv")
     assert list(board.run) == [str(r) for r in runs]
-    assert list(board.battery) == ["risk", "risk", "risk", "social"]
+    assert list(board.battery) == ["risk", "risk", "risk", "social", "budget"]
     assert board["verdict"].str.len().gt(20).all()
-    assert board["moralis kappa"].notna().tolist() == [False, False, False, True]
+    assert board["moralis kappa"].notna().tolist() == [False, False, False, True, False]
     page = (tmp_path / "cmp" / "compare.html").read_text()
     assert "5.000 (bound)" in page and "Behaves closest to moralis:kappa=0.5" in page
 

@@ -60,6 +60,10 @@ class Battery:
         """The tables the command line prints after the verdict and the estimates."""
         return {}
 
+    def headline(self, summary: dict) -> dict[str, float | None]:
+        """The figures `econalign compare` sets side by side, beyond the estimates and the answer mass."""
+        return {}
+
 
 def batteries() -> dict[str, Battery]:
     from econalign.measure.risk import RiskBattery

@@ -183,3 +183,8 @@ class BudgetBattery(Battery):
 
     def terminal(self, summary: dict) -> dict[str, pd.DataFrame]:
         return {"consistency with utility maximisation": consistency_rows(summary)}
+
+    def headline(self, summary: dict) -> dict[str, float | None]:
+        rp, pb = summary["revealed"], summary["position_bias"]
+        return {"GARP violations (pairs)": rp["garp_violations"], "CCEI": rp["ccei"], "Houtman–Maks": rp["houtman_maks"],
+                "share on the first-listed asset": pb["share_first_asset"]}

@@ -32,32 +32,13 @@ def load_summary(folder: Path) -> dict:
 
 
 def metrics(summary: dict) -> dict[str, Figure]:
-    """The headline figures of a risk or social profile, flattened to name -> figure."""
+    """The headline figures of a profile of any battery, flattened to name -> figure."""
+    from econalign.measure.battery import get_battery
+
     out = {f"{model} {name}": Figure(p["value"], bool(p.get("on_bound")))
            for model, est in summary["estimates"].items() for name, p in est["params"].items()}
-    figures = social_figures(summary) if summary.get("battery") == "social" else risk_figures(summary)
-    out |= {name: Figure(value) for name, value in figures.items()}
+    out |= {name: Figure(value) for name, value in get_battery(summary.get("battery", "risk")).headline(summary).items()}
     out["answer-token mass"] = Figure(summary["answers"]["mean_option_mass"])
-    return out
-
-
-def risk_figures(summary: dict) -> dict[str, float | None]:
-    out = {f"Holt–Laury safe choices ({name})": hl["safe_choices"] for name, hl in summary["holt_laury"].items()}
-    out |= {f"indifference {c['curve']}": c["indifference"] for c in summary["indifference"]}
-    out |= {f"mixed: gain taken half the time, {m['curve']}": m["threshold"] for m in summary.get("mixed", [])}
-    for persona, e in summary["personas"].items():
-        out[f"persona {persona} P(accept) shift"] = e["shift_vs_neutral"]["mean_p_accept"]
-        out[f"persona {persona} indifference shift"] = e["shift_vs_neutral"]["indifference"]
-    out["logit vs EV difference (Pearson)"] = summary["logit_vs_utility"]["ev"]["pearson"]
-    out["P(accept) sure first − gamble first"] = difference(summary["position_bias"]["p_accept_sure_first"],
-                                                            summary["position_bias"]["p_accept_gamble_first"])
-    return out
-
-
-def social_figures(summary: dict) -> dict[str, float | None]:
-    out = {f"behaviour {game}": levels["model"] for game, levels in summary["behaviour"].items()}
-    out["ultimatum: smallest offer accepted"] = summary["ultimatum_acceptance"]["threshold"]
-    out["P(first listed option)"] = summary["position_bias"]["p_first_option"]
     return out
 
 

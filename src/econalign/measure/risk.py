@@ -149,3 +149,17 @@ class RiskBattery(Battery):
         from econalign.measure.report import holt_laury_rows
 
         return {"Holt–Laury multiple price list": holt_laury_rows(summary)}
+
+    def headline(self, summary: dict) -> dict[str, float | None]:
+        from econalign.measure.compare import difference
+
+        out = {f"Holt–Laury safe choices ({name})": hl["safe_choices"] for name, hl in summary["holt_laury"].items()}
+        out |= {f"indifference {c['curve']}": c["indifference"] for c in summary["indifference"]}
+        out |= {f"mixed: gain taken half the time, {m['curve']}": m["threshold"] for m in summary.get("mixed", [])}
+        for persona, e in summary["personas"].items():
+            out[f"persona {persona} P(accept) shift"] = e["shift_vs_neutral"]["mean_p_accept"]
+            out[f"persona {persona} indifference shift"] = e["shift_vs_neutral"]["indifference"]
+        out["logit vs EV difference (Pearson)"] = summary["logit_vs_utility"]["ev"]["pearson"]
+        pb = summary["position_bias"]
+        out["P(accept) sure first − gamble first"] = difference(pb["p_accept_sure_first"], pb["p_accept_gamble_first"])
+        return out

@@ -185,3 +185,9 @@ class SocialBattery(Battery):
 
     def terminal(self, summary: dict) -> dict[str, pd.DataFrame]:
         return {"behaviour per game (mean level)": behaviour_rows(summary)}
+
+    def headline(self, summary: dict) -> dict[str, float | None]:
+        out = {f"behaviour {game}": levels["model"] for game, levels in summary["behaviour"].items()}
+        out["ultimatum: smallest offer accepted"] = summary["ultimatum_acceptance"]["threshold"]
+        out["P(first listed option)"] = summary["position_bias"]["p_first_option"]
+        return out
