@@ -21,8 +21,9 @@ setup: $(BIN)/econalign
 profile: setup
 	$(BIN)/econalign profile --model default --out $(OUT) $(ARGS)
 
+# A worker per core (pytest-xdist); a test file stays on one worker, so its module fixtures run once.
 test: setup
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(ARGS)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n auto --dist loadfile $(ARGS)
 
 bench: setup
 	$(BIN)/python benchmarks/bench_profile.py

@@ -1,14 +1,26 @@
-"""Shared fixtures: one ECONALIGN_HOME per session, so the default model is converted once."""
+"""Shared fixtures: one ECONALIGN_HOME per run (xdist workers share it), so the default model is converted once."""
 
 import os
 from pathlib import Path
 
 import pytest
 import torch
+from filelock import FileLock
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
 # Tests never download: set before anything imports huggingface_hub (subprocesses inherit it).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # pytest-xdist runs a worker per core: one torch thread each (CLI subprocesses too), or their
+    # OpenMP threads spin against each other and torch tests run many times slower
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
+
+def run_folder(tmp_path_factory) -> Path:
+    """This run's temporary folder: under pytest-xdist (`make test`) the one its workers share."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -17,18 +29,20 @@ def econalign_home(tmp_path_factory):
     if os.environ.get("ECONALIGN_HOME"):
         yield Path(os.environ["ECONALIGN_HOME"])
         return
-    home = tmp_path_factory.mktemp("econalign-home")
+    home = run_folder(tmp_path_factory) / "econalign-home"
+    home.mkdir(exist_ok=True)
     os.environ["ECONALIGN_HOME"] = str(home)  # CLI subprocesses inherit it
     yield home
     os.environ.pop("ECONALIGN_HOME", None)
 
 
 @pytest.fixture(scope="session")
-def default_checkpoint(econalign_home) -> Path:
+def default_checkpoint(tmp_path_factory, econalign_home) -> Path:
     """The built-in default model as a safetensors checkpoint (converted on first use, ~25 s)."""
     from econalign.backends.default_model import default_checkpoint as convert
 
-    path = convert()
+    with FileLock(run_folder(tmp_path_factory) / "default-model.lock"):  # one worker converts, the others wait
+        path = convert()
     assert path.is_relative_to(econalign_home)
     return path
 

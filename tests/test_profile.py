@@ -23,6 +23,7 @@ from econalign.measure.risk import PERSONAS, risk_battery
 from econalign.measure.compare import metrics
 from econalign.measure.profile import CHUNK, profile, resume_key
 from econalign.measure.report import fmt
+from econalign.measure.social import social_battery
 from econalign.resume import left_to_do, run_chunks
 
 ECONALIGN = Path(sys.executable).parent / "econalign"
@@ -30,6 +31,7 @@ PNGS = ("curves.png", "holt_laury.png", "logit_vs_utility.png", "personas.png", 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 QUICK_ITEMS = len(risk_battery(quick=True))
 FULL_ITEMS = len(risk_battery(quick=False))
+SOCIAL_ITEMS = len(social_battery())
 
 
 def econalign(*args, env=None, timeout=600) -> subprocess.CompletedProcess:
@@ -274,10 +276,10 @@ def test_changed_seed_reuses_nothing(tmp_path):
     assert (again["timings"]["items_resumed"], again["timings"]["items_scored"]) == (0, QUICK_ITEMS)
 
 
-@pytest.mark.slow
-def test_killed_run_resumes(tmp_path, default_checkpoint):
-    out = tmp_path / "default"
-    args = [str(ECONALIGN), "profile", "--model", "default", "--out", str(out), "--quick"]  # 5 chunks
+def test_killed_run_resumes(tmp_path, tiny_dir):
+    out = tmp_path / "tiny"
+    # the smallest battery (3 chunks); after the first, the other two and the fits take seconds
+    args = [str(ECONALIGN), "profile", "--model", str(tiny_dir), "--out", str(out), "--battery", "social"]
     log = tmp_path / "first.log"
     with open(log, "w") as sink:
         proc = subprocess.Popen(args, stdout=sink, stderr=subprocess.STDOUT)
@@ -298,11 +300,11 @@ def test_killed_run_resumes(tmp_path, default_checkpoint):
     assert res.returncode == 0, res.stdout + res.stderr
     s = strict_json(out / "summary.json")
     assert s["timings"]["items_resumed"] == len(saved) > 0
-    assert s["timings"]["items_scored"] == QUICK_ITEMS - len(saved)
+    assert s["timings"]["items_scored"] == SOCIAL_ITEMS - len(saved)
     table = pd.read_csv(out / "results.csv").set_index("id")
-    assert len(table) == QUICK_ITEMS and table.y.between(0, 1).all()
+    assert len(table) == SOCIAL_ITEMS and table.p_first.between(0, 1).all()
     for item, record in saved.items():  # the kept answers are the ones scored before the kill
-        assert table.loc[item, "y"] == pytest.approx(record["y"], abs=1e-12)
+        assert table.loc[item, "p_first"] == pytest.approx(record["y"], abs=1e-12)
     assert hidden_leftovers(out) == []
 
 
