@@ -256,3 +256,76 @@ def test_calculator_rollouts_refuse_vllm(tmp_path, records):
                                        "grpo": {"calculator": True, "vllm": "colocate"}})
     with pytest.raises(EconalignError, match="set vllm: off"):
         load_config(path, GRPORunConfig)
+
+
+# ---------------------------------------------------------------- GRPO learns: a reward the policy earns sometimes
+
+TOY_WORDS = ["yes", "no", "a", "b", "c", "d", "e", "f", "<tool>", "</tool>", "<tool_output>", "</tool_output>",
+             *"0123456789", "+", "*"]
+# Mean reward of the last 5 steps minus that of the first 5. With the learning rate at 1e-9 (no learning) the
+# difference was -0.019, +0.019, -0.009 (single-turn, seeds 0-2) and -0.032 (calculator): SD about 0.02; the
+# binomial SD of a 5-step mean of ~100 tokens per step at p = 1/28 is 0.009. A gain above 0.1 is 4 SDs of
+# the first, 8 of the second; learning gives 0.24-0.33.
+MARGIN = 0.1
+
+
+@pytest.fixture(scope="module")
+def toy_dir(tmp_path_factory):
+    """A tiny random Llama over 30 words (the calculator's tags, digits and `+` among them): it samples each
+    about as often as the others, so it writes `yes` ~1 token in 28 and a calculator call now and then."""
+    import torch
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    vocab = {w: i for i, w in enumerate(["<pad>", "<eos>", "<unk>", *TOY_WORDS])}
+    core = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Split(
+        Regex(r"</?tool(?:_output)?>|yes|no|\S"), behavior="isolated")])
+    core.decoder = decoders.Fuse()  # "<tool>1+1</tool>" decodes as written: the stop string and the calculator see it
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>",
+                                        chat_template="{% for m in messages %}{{ m['content'] }} {% endfor %}")
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+                         tie_word_embeddings=True, bos_token_id=None, eos_token_id=tokenizer.eos_token_id,
+                         pad_token_id=tokenizer.pad_token_id)
+    path = tmp_path_factory.mktemp("toy")
+    LlamaForCausalLM(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def yes_gain(toy_dir, tmp_path, sign: float = 1.0, **grpo) -> tuple[float, float, list[str]]:
+    """Mean share of `yes` tokens over the first and the last 5 of 20 GRPO steps, with a reward of
+    `sign` x that share, and the completions seen."""
+    from transformers import AutoTokenizer
+
+    yes = AutoTokenizer.from_pretrained(toy_dir).convert_tokens_to_ids("yes")
+    seen = []
+
+    def yes_share(completions, completion_ids, **kwargs):
+        seen.extend(completions)
+        return [sign * ids.count(yes) / len(ids) for ids in completion_ids]
+
+    data = tmp_path / "prompts.jsonl"  # text prompts with a `gold` column: the reward ignores it
+    data.write_text("".join(json.dumps({"prompt": p, "gold": "0"}) + "\n" for p in ["ab", "cd", "ef", "ba"]))
+    cfg = {"model": str(toy_dir), "data": {"paths": [str(data)]}, "output_dir": str(tmp_path / "run"),
+           "grpo": {"max_steps": 20, "batch_size": 8, "num_generations": 4, "max_completion_length": 16,
+                    "learning_rate": 1e-2, "save_steps": 100, **grpo}}
+    result = train_grpo(load_config(write(tmp_path / "g.yaml", cfg), GRPORunConfig), reward_funcs=[yes_share])
+    share = [sign * c["reward"] for c in result.curves]
+    return sum(share[:5]) / 5, sum(share[-5:]) / 5, seen
+
+
+@pytest.mark.parametrize("grpo", [{}, {"calculator": True, "max_turns": 4}], ids=["single-turn", "calculator"])
+def test_grpo_raises_a_reward_the_starting_policy_earns_sometimes(toy_dir, tmp_path, grpo):
+    first, last, seen = yes_gain(toy_dir, tmp_path, **grpo)
+    assert 0 < first < 0.15 and last - first > MARGIN
+    if grpo:  # the calculator answered calls inside the rollouts
+        assert sum("</tool><tool_output>" in c for c in seen) > 10
+
+
+def test_the_learning_check_fails_when_the_reward_pays_the_opposite(toy_dir, tmp_path):
+    """The same run rewarding fewer `yes` (the advantages' signs flipped): the share must not rise."""
+    first, last, _ = yes_gain(toy_dir, tmp_path, sign=-1.0)
+    assert last - first < MARGIN and last < first

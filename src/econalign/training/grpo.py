@@ -50,29 +50,29 @@ class GRPOResult:
     train_seconds: float
 
 
-def build_trainer(config: GRPORunConfig):
+def grpo_args(config: GRPORunConfig, on_gpu: bool = False):
+    """TRL's GRPOConfig of a run: every `grpo:` setting reaches the trainer through here."""
     import torch
-    from datasets import Dataset
-    from trl import GRPOConfig, GRPOTrainer
+    from trl import GRPOConfig
 
     g = config.grpo
-    dataset = Dataset.from_list(reward_records(config.data))
-    model, tokenizer = load_model(config.model)
-    on_gpu = torch.cuda.is_available()
-    if g.vllm != "off" and not on_gpu:
-        raise EconalignError(f"grpo.vllm: {g.vllm} needs a GPU; use vllm: off on a CPU")
-    names = list(g.rewards)
-    args = GRPOConfig(
+    return GRPOConfig(
         output_dir=str(config.output_dir),
         seed=config.seed,
         max_steps=g.max_steps,
         learning_rate=g.learning_rate,
         per_device_train_batch_size=g.batch_size,
+        gradient_accumulation_steps=g.grad_accum,
         num_generations=g.num_generations,
         max_completion_length=g.max_completion_length,
         temperature=g.temperature,
+        top_p=g.top_p,
         beta=g.beta,
-        reward_weights=[g.rewards[n] for n in names],
+        loss_type=g.loss_type,
+        scale_rewards=g.scale_rewards,
+        num_iterations=g.num_iterations,
+        epsilon=g.epsilon,
+        reward_weights=list(g.rewards.values()),
         logging_steps=g.logging_steps,
         save_strategy="steps",
         save_steps=g.save_steps,
@@ -83,13 +83,32 @@ def build_trainer(config: GRPORunConfig):
         dataloader_pin_memory=on_gpu,
         report_to="none",
     )
+
+
+def build_trainer(config: GRPORunConfig, reward_funcs: list | None = None):
+    """TRL's GRPOTrainer of a run; `reward_funcs` (TRL reward functions, weight 1 each) replace the
+    config's named rewards, for a task of your own."""
+    import torch
+    from datasets import Dataset
+    from trl import GRPOTrainer
+
+    g = config.grpo
+    dataset = Dataset.from_list(reward_records(config.data))
+    model, tokenizer = load_model(config.model)
+    on_gpu = torch.cuda.is_available()
+    if g.vllm != "off" and not on_gpu:
+        raise EconalignError(f"grpo.vllm: {g.vllm} needs a GPU; use vllm: off on a CPU")
+    args = grpo_args(config, on_gpu)
+    if reward_funcs is not None:
+        args.reward_weights = None
     rollout = calculator_rollout_func(g.max_turns) if g.calculator else None
-    return GRPOTrainer(model=model, reward_funcs=[REWARDS[n] for n in names], args=args, train_dataset=dataset,
-                       processing_class=tokenizer, peft_config=lora_config(config.lora, model), rollout_func=rollout)
+    return GRPOTrainer(model=model, reward_funcs=reward_funcs or [REWARDS[n] for n in g.rewards], args=args,
+                       train_dataset=dataset, processing_class=tokenizer, peft_config=lora_config(config.lora, model),
+                       rollout_func=rollout)
 
 
-def train_grpo(config: GRPORunConfig, resume: bool = True) -> GRPOResult:
-    run = run_training(config, build_trainer, resume)
+def train_grpo(config: GRPORunConfig, resume: bool = True, reward_funcs: list | None = None) -> GRPOResult:
+    run = run_training(config, lambda c: build_trainer(c, reward_funcs), resume)
     result = GRPOResult(str(run.out), str(run.model_dir), run.trainer.state.global_step, run.resumed_from,
                         curves(run.trainer.state.log_history), run.seconds)
     save_curves(result, run.out)
