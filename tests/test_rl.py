@@ -329,3 +329,24 @@ def test_the_learning_check_fails_when_the_reward_pays_the_opposite(toy_dir, tmp
     """The same run rewarding fewer `yes` (the advantages' signs flipped): the share must not rise."""
     first, last, _ = yes_gain(toy_dir, tmp_path, sign=-1.0)
     assert last - first < MARGIN and last < first
+
+
+# ---------------------------------------------------------------- the knobs of `grpo:` reach the trainer TRL runs
+
+
+@pytest.mark.parametrize("knob, value, used", [
+    ("loss_type", "dr_grpo", lambda t: t.loss_type),
+    ("scale_rewards", "none", lambda t: t.scale_rewards),
+    ("num_iterations", 2, lambda t: t.num_iterations),
+    ("epsilon", 0.1, lambda t: (t.epsilon_low, t.epsilon_high)),
+    ("top_p", 0.9, lambda t: t.generation_config.top_p),  # what single-turn and calculator rollouts sample with
+    ("grad_accum", 2, lambda t: (t.args.gradient_accumulation_steps, t.args.generation_batch_size)),
+], ids=lambda x: x if isinstance(x, str) else "")
+def test_grpo_knob_reaches_the_trainer(tiny_dir, records, tmp_path, knob, value, used):
+    from econalign.training.grpo import build_trainer
+
+    grpo = {"batch_size": 2, "num_generations": 2, "max_completion_length": 8, knob: value}
+    cfg = {"model": str(tiny_dir), "data": {"paths": [str(records)]}, "output_dir": str(tmp_path / "run"), "grpo": grpo}
+    trainer = build_trainer(load_config(write(tmp_path / "g.yaml", cfg), GRPORunConfig))
+    expected = {"epsilon": (0.1, 0.1), "grad_accum": (2, 4)}.get(knob, value)  # 4 = 2 completions x 2 passes
+    assert used(trainer) == expected
