@@ -44,12 +44,26 @@ def test_grpo_runs_saves_curves_and_resumes(tiny_dir, records, tmp_path):
     assert result.global_step == 2 and [c["step"] for c in result.curves] == [1, 2]
     # a random model writes no trace: every reward is 0, and the curves say so
     assert all(c["reward"] == 0 and c["format_rate"] == 0 and c["completion_length"] == 16 for c in result.curves)
+    # ... every group has one reward (no signal), and the policy still samples widely
+    assert all(c["frac_zero_std"] == 1 and c["reward_std"] == 0 and c["entropy"] > 1 for c in result.curves)
     out = tmp_path / "run"
+    assert "<dt>reward, mean of the first → last 1 steps</dt><dd>0.000 → 0.000</dd>" in (out / "report.html").read_text()
     assert {"curves.csv", "curves.png", "report.html", "summary.json", "config.yaml"} <= {p.name for p in out.iterdir()}
     assert (out / "model" / "config.json").exists()
     cfg["grpo"]["max_steps"] = 3  # a longer run continues from the last checkpoint
     again = train_grpo(load_config(write(tmp_path / "grpo.yaml", cfg), GRPORunConfig))
     assert again.resumed_from == 2 and again.global_step == 3
+
+
+def test_grpo_curves_keep_the_steps_that_reuse_rollouts(tiny_dir, records, tmp_path):
+    """num_iterations 2: the second step trains on the first step's rollouts; it logs no reward, only the
+    clipping, which the curves must keep."""
+    cfg = {"model": str(tiny_dir), "data": {"paths": [str(records)]}, "output_dir": str(tmp_path / "run"),
+           "grpo": {"max_steps": 2, "batch_size": 2, "num_generations": 2, "max_completion_length": 8,
+                    "num_iterations": 2}}
+    result = train_grpo(load_config(write(tmp_path / "g.yaml", cfg), GRPORunConfig))
+    generated, reused = result.curves
+    assert generated["reward"] == 0 and reused["reward"] is None and reused["clip_ratio"] is not None
 
 
 @pytest.mark.parametrize("grpo, message", [
@@ -262,10 +276,9 @@ def test_calculator_rollouts_refuse_vllm(tmp_path, records):
 
 TOY_WORDS = ["yes", "no", "a", "b", "c", "d", "e", "f", "<tool>", "</tool>", "<tool_output>", "</tool_output>",
              *"0123456789", "+", "*"]
-# Mean reward of the last 5 steps minus that of the first 5. With the learning rate at 1e-9 (no learning) the
-# difference was -0.019, +0.019, -0.009 (single-turn, seeds 0-2) and -0.032 (calculator): SD about 0.02; the
-# binomial SD of a 5-step mean of ~100 tokens per step at p = 1/28 is 0.009. A gain above 0.1 is 4 SDs of
-# the first, 8 of the second; learning gives 0.24-0.33.
+# Mean reward of the last 5 steps minus that of the first 5 must exceed MARGIN. Without learning (learning rate
+# 1e-9, seeds 0-2, 60 steps) a step's `yes` share has SD 0.023, so the difference of two 5-step means has SD
+# 0.015 (measured: -0.019, +0.019, -0.009; with the calculator -0.032): 0.1 is 6.8 SDs. Learning gives 0.24-0.33.
 MARGIN = 0.1
 
 
