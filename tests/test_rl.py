@@ -363,3 +363,55 @@ def test_grpo_knob_reaches_the_trainer(tiny_dir, records, tmp_path, knob, value,
     trainer = build_trainer(load_config(write(tmp_path / "g.yaml", cfg), GRPORunConfig))
     expected = {"epsilon": (0.1, 0.1), "grad_accum": (2, 4)}.get(knob, value)  # 4 = 2 completions x 2 passes
     assert used(trainer) == expected
+
+
+def test_calculator_rollouts_train_on_the_sampled_tokens_with_their_sampling_probabilities(toy_dir, tmp_path):
+    """TRL scores our multi-turn rollouts with a fresh forward pass (old_per_token_logps, computed when
+    num_iterations > 1); every model token must get the log-probability it was sampled with, the
+    calculator's tokens none (tool_mask 0), and advantages must take the sign of reward - group mean."""
+    import copy
+
+    import torch
+
+    from econalign.training.grpo import build_trainer
+
+    data = tmp_path / "prompts.jsonl"
+    data.write_text("".join(json.dumps({"prompt": p, "gold": "0"}) + "\n" for p in ["ab", "cd"]))
+    cfg = {"model": str(toy_dir), "data": {"paths": [str(data)]}, "output_dir": str(tmp_path / "run"),
+           "grpo": {"batch_size": 16, "num_generations": 4, "max_completion_length": 200, "calculator": True,
+                    "max_turns": 6, "num_iterations": 2}}
+    yes = 3  # the id of `yes` in the toy vocabulary
+    trainer = build_trainer(load_config(write(tmp_path / "g.yaml", cfg), GRPORunConfig),
+                            [lambda completion_ids, **kw: [ids.count(yes) / len(ids) for ids in completion_ids]])
+    sampled, real = {}, trainer.model.generate  # input ids (unpadded) -> [(new ids, their sampling log-probs)]
+
+    def recording(input_ids, attention_mask, generation_config, **kwargs):
+        config = copy.deepcopy(generation_config)
+        config.output_scores = config.return_dict_in_generate = True
+        out = real(input_ids=input_ids, attention_mask=attention_mask, generation_config=config, **kwargs)
+        new = out.sequences[:, input_ids.shape[1]:]
+        logps = torch.stack(out.scores, 1).log_softmax(-1).gather(-1, new.unsqueeze(-1)).squeeze(-1)
+        for ids, mask, n, lp in zip(input_ids, attention_mask, new, logps):
+            sampled.setdefault(tuple(ids[mask.bool()].tolist()), []).append((n.tolist(), lp.tolist()))
+        return out.sequences
+
+    trainer.model.generate = recording
+    batch = [trainer.train_dataset[i] for i in [0] * 4 + [1] * 4 + [0] * 4 + [1] * 4]
+    out = trainer._generate_and_score_completions(batch)
+    compared = after_calculator = 0
+    for i in range(len(batch)):
+        prompt = out["prompt_ids"][i][out["prompt_mask"][i].bool()].tolist()
+        length = int(out["completion_mask"][i].sum())
+        ids, mask = out["completion_ids"][i][:length].tolist(), out["tool_mask"][i][:length].tolist()
+        k = 0
+        while k < length:  # a run of model tokens is one turn, generated from everything before it
+            end = next((j for j in range(k, length) if mask[j] == 0), length)
+            logps = next(lp for new, lp in sampled[tuple(prompt + ids[:k])] if new[: end - k] == ids[k:end])
+            assert torch.allclose(torch.tensor(logps[: end - k]), out["old_per_token_logps"][i][k:end], atol=1e-4)
+            compared, after_calculator = compared + end - k, after_calculator + (end - k) * (k > 0)
+            k = next((j for j in range(end, length) if mask[j] == 1), length)  # the calculator's answer
+    assert compared > 100 and after_calculator > 10
+    rewards = torch.tensor(trainer._logs["rewards"]["<lambda>"]).view(-1, 4)
+    centred = (rewards - rewards.mean(1, keepdim=True)).flatten()
+    advantages = torch.tensor(trainer._logs["advantages"])
+    assert (centred.abs() > 0).any() and torch.equal(advantages.sign() * (centred.abs() > 1e-6), centred.sign())
