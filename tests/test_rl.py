@@ -50,7 +50,11 @@ def test_grpo_runs_saves_curves_and_resumes(tiny_dir, records, tmp_path):
     assert "<dt>reward, mean of the first → last 1 steps</dt><dd>0.000 → 0.000</dd>" in (out / "report.html").read_text()
     assert {"curves.csv", "curves.png", "report.html", "summary.json", "config.yaml"} <= {p.name for p in out.iterdir()}
     assert (out / "model" / "config.json").exists()
-    cfg["grpo"]["max_steps"] = 3  # a longer run continues from the last checkpoint
+    # a longer run continues from the last checkpoint, also one saved before settings were added to `grpo:`
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    del saved["grpo"]["loss_type"], saved["grpo"]["top_p"]
+    (out / "config.yaml").write_text(yaml.safe_dump(saved))
+    cfg["grpo"]["max_steps"] = 3
     again = train_grpo(load_config(write(tmp_path / "grpo.yaml", cfg), GRPORunConfig))
     assert again.resumed_from == 2 and again.global_step == 3
 
