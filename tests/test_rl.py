@@ -44,12 +44,30 @@ def test_grpo_runs_saves_curves_and_resumes(tiny_dir, records, tmp_path):
     assert result.global_step == 2 and [c["step"] for c in result.curves] == [1, 2]
     # a random model writes no trace: every reward is 0, and the curves say so
     assert all(c["reward"] == 0 and c["format_rate"] == 0 and c["completion_length"] == 16 for c in result.curves)
+    # ... every group has one reward (no signal), and the policy still samples widely
+    assert all(c["frac_zero_std"] == 1 and c["reward_std"] == 0 and c["entropy"] > 1 for c in result.curves)
     out = tmp_path / "run"
+    assert "<dt>reward, mean of the first → last 1 steps</dt><dd>0.000 → 0.000</dd>" in (out / "report.html").read_text()
     assert {"curves.csv", "curves.png", "report.html", "summary.json", "config.yaml"} <= {p.name for p in out.iterdir()}
     assert (out / "model" / "config.json").exists()
-    cfg["grpo"]["max_steps"] = 3  # a longer run continues from the last checkpoint
+    # a longer run continues from the last checkpoint, also one saved before settings were added to `grpo:`
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    del saved["grpo"]["loss_type"], saved["grpo"]["top_p"]
+    (out / "config.yaml").write_text(yaml.safe_dump(saved))
+    cfg["grpo"]["max_steps"] = 3
     again = train_grpo(load_config(write(tmp_path / "grpo.yaml", cfg), GRPORunConfig))
     assert again.resumed_from == 2 and again.global_step == 3
+
+
+def test_grpo_curves_keep_the_steps_that_reuse_rollouts(tiny_dir, records, tmp_path):
+    """num_iterations 2: the second step trains on the first step's rollouts; it logs no reward, only the
+    clipping, which the curves must keep."""
+    cfg = {"model": str(tiny_dir), "data": {"paths": [str(records)]}, "output_dir": str(tmp_path / "run"),
+           "grpo": {"max_steps": 2, "batch_size": 2, "num_generations": 2, "max_completion_length": 8,
+                    "num_iterations": 2}}
+    result = train_grpo(load_config(write(tmp_path / "g.yaml", cfg), GRPORunConfig))
+    generated, reused = result.curves
+    assert generated["reward"] == 0 and reused["reward"] is None and reused["clip_ratio"] is not None
 
 
 @pytest.mark.parametrize("grpo, message", [
@@ -256,3 +274,148 @@ def test_calculator_rollouts_refuse_vllm(tmp_path, records):
                                        "grpo": {"calculator": True, "vllm": "colocate"}})
     with pytest.raises(EconalignError, match="set vllm: off"):
         load_config(path, GRPORunConfig)
+
+
+# ---------------------------------------------------------------- GRPO learns: a reward the policy earns sometimes
+
+TOY_WORDS = ["yes", "no", "a", "b", "c", "d", "e", "f", "<tool>", "</tool>", "<tool_output>", "</tool_output>",
+             *"0123456789", "+", "*"]
+# Mean reward of the last 5 steps minus that of the first 5 must exceed MARGIN. Without learning (learning rate
+# 1e-9, seeds 0-2, 60 steps) a step's `yes` share has SD 0.023, so the difference of two 5-step means has SD
+# 0.015 (measured: -0.019, +0.019, -0.009; with the calculator -0.032): 0.1 is 6.8 SDs. Learning gives 0.24-0.33.
+MARGIN = 0.1
+
+
+@pytest.fixture(scope="module")
+def toy_dir(tmp_path_factory):
+    """A tiny random Llama over 30 words (the calculator's tags, digits and `+` among them): it samples each
+    about as often as the others, so it writes `yes` ~1 token in 28 and a calculator call now and then."""
+    import torch
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    vocab = {w: i for i, w in enumerate(["<pad>", "<eos>", "<unk>", *TOY_WORDS])}
+    core = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Split(
+        Regex(r"</?tool(?:_output)?>|yes|no|\S"), behavior="isolated")])
+    core.decoder = decoders.Fuse()  # "<tool>1+1</tool>" decodes as written: the stop string and the calculator see it
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>",
+                                        chat_template="{% for m in messages %}{{ m['content'] }} {% endfor %}")
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+                         tie_word_embeddings=True, bos_token_id=None, eos_token_id=tokenizer.eos_token_id,
+                         pad_token_id=tokenizer.pad_token_id)
+    path = tmp_path_factory.mktemp("toy")
+    LlamaForCausalLM(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def yes_gain(toy_dir, tmp_path, sign: float = 1.0, **grpo) -> tuple[float, float, list[str]]:
+    """Mean share of `yes` tokens over the first and the last 5 of 20 GRPO steps, with a reward of
+    `sign` x that share, and the completions seen."""
+    from transformers import AutoTokenizer
+
+    yes = AutoTokenizer.from_pretrained(toy_dir).convert_tokens_to_ids("yes")
+    seen = []
+
+    def yes_share(completions, completion_ids, **kwargs):
+        seen.extend(completions)
+        return [sign * ids.count(yes) / len(ids) for ids in completion_ids]
+
+    data = tmp_path / "prompts.jsonl"  # text prompts with a `gold` column: the reward ignores it
+    data.write_text("".join(json.dumps({"prompt": p, "gold": "0"}) + "\n" for p in ["ab", "cd", "ef", "ba"]))
+    cfg = {"model": str(toy_dir), "data": {"paths": [str(data)]}, "output_dir": str(tmp_path / "run"),
+           "grpo": {"max_steps": 20, "batch_size": 8, "num_generations": 4, "max_completion_length": 16,
+                    "learning_rate": 1e-2, "save_steps": 100, **grpo}}
+    result = train_grpo(load_config(write(tmp_path / "g.yaml", cfg), GRPORunConfig), reward_funcs=[yes_share])
+    share = [sign * c["reward"] for c in result.curves]
+    return sum(share[:5]) / 5, sum(share[-5:]) / 5, seen
+
+
+@pytest.mark.parametrize("grpo", [{}, {"calculator": True, "max_turns": 4}], ids=["single-turn", "calculator"])
+def test_grpo_raises_a_reward_the_starting_policy_earns_sometimes(toy_dir, tmp_path, grpo):
+    first, last, seen = yes_gain(toy_dir, tmp_path, **grpo)
+    assert 0 < first < 0.15 and last - first > MARGIN
+    if grpo:  # the calculator answered calls inside the rollouts
+        assert sum("</tool><tool_output>" in c for c in seen) > 10
+
+
+def test_the_learning_check_fails_when_the_reward_pays_the_opposite(toy_dir, tmp_path):
+    """The same run rewarding fewer `yes` (the advantages' signs flipped): the share must not rise."""
+    first, last, _ = yes_gain(toy_dir, tmp_path, sign=-1.0)
+    assert last - first < MARGIN and last < first
+
+
+# ---------------------------------------------------------------- the knobs of `grpo:` reach the trainer TRL runs
+
+
+@pytest.mark.parametrize("knob, value, used", [
+    ("loss_type", "dr_grpo", lambda t: t.loss_type),
+    ("scale_rewards", "none", lambda t: t.scale_rewards),
+    ("num_iterations", 2, lambda t: t.num_iterations),
+    ("epsilon", 0.1, lambda t: (t.epsilon_low, t.epsilon_high)),
+    ("top_p", 0.9, lambda t: t.generation_config.top_p),  # what single-turn and calculator rollouts sample with
+    ("grad_accum", 2, lambda t: (t.args.gradient_accumulation_steps, t.args.generation_batch_size)),
+], ids=lambda x: x if isinstance(x, str) else "")
+def test_grpo_knob_reaches_the_trainer(tiny_dir, records, tmp_path, knob, value, used):
+    from econalign.training.grpo import build_trainer
+
+    grpo = {"batch_size": 2, "num_generations": 2, "max_completion_length": 8, knob: value}
+    cfg = {"model": str(tiny_dir), "data": {"paths": [str(records)]}, "output_dir": str(tmp_path / "run"), "grpo": grpo}
+    trainer = build_trainer(load_config(write(tmp_path / "g.yaml", cfg), GRPORunConfig))
+    expected = {"epsilon": (0.1, 0.1), "grad_accum": (2, 4)}.get(knob, value)  # 4 = 2 completions x 2 passes
+    assert used(trainer) == expected
+
+
+def test_calculator_rollouts_train_on_the_sampled_tokens_with_their_sampling_probabilities(toy_dir, tmp_path):
+    """TRL scores our multi-turn rollouts with a fresh forward pass (old_per_token_logps, computed when
+    num_iterations > 1); every model token must get the log-probability it was sampled with, the
+    calculator's tokens none (tool_mask 0), and advantages must take the sign of reward - group mean."""
+    import copy
+
+    import torch
+
+    from econalign.training.grpo import build_trainer
+
+    data = tmp_path / "prompts.jsonl"
+    data.write_text("".join(json.dumps({"prompt": p, "gold": "0"}) + "\n" for p in ["ab", "cd"]))
+    cfg = {"model": str(toy_dir), "data": {"paths": [str(data)]}, "output_dir": str(tmp_path / "run"),
+           "grpo": {"batch_size": 16, "num_generations": 4, "max_completion_length": 200, "calculator": True,
+                    "max_turns": 6, "num_iterations": 2}}
+    yes = 3  # the id of `yes` in the toy vocabulary
+    trainer = build_trainer(load_config(write(tmp_path / "g.yaml", cfg), GRPORunConfig),
+                            [lambda completion_ids, **kw: [ids.count(yes) / len(ids) for ids in completion_ids]])
+    sampled, real = {}, trainer.model.generate  # input ids (unpadded) -> [(new ids, their sampling log-probs)]
+
+    def recording(input_ids, attention_mask, generation_config, **kwargs):
+        config = copy.deepcopy(generation_config)
+        config.output_scores = config.return_dict_in_generate = True
+        out = real(input_ids=input_ids, attention_mask=attention_mask, generation_config=config, **kwargs)
+        new = out.sequences[:, input_ids.shape[1]:]
+        logps = torch.stack(out.scores, 1).log_softmax(-1).gather(-1, new.unsqueeze(-1)).squeeze(-1)
+        for ids, mask, n, lp in zip(input_ids, attention_mask, new, logps):
+            sampled.setdefault(tuple(ids[mask.bool()].tolist()), []).append((n.tolist(), lp.tolist()))
+        return out.sequences
+
+    trainer.model.generate = recording
+    batch = [trainer.train_dataset[i] for i in [0] * 4 + [1] * 4 + [0] * 4 + [1] * 4]
+    out = trainer._generate_and_score_completions(batch)
+    compared = after_calculator = 0
+    for i in range(len(batch)):
+        prompt = out["prompt_ids"][i][out["prompt_mask"][i].bool()].tolist()
+        length = int(out["completion_mask"][i].sum())
+        ids, mask = out["completion_ids"][i][:length].tolist(), out["tool_mask"][i][:length].tolist()
+        k = 0
+        while k < length:  # a run of model tokens is one turn, generated from everything before it
+            end = next((j for j in range(k, length) if mask[j] == 0), length)
+            logps = next(lp for new, lp in sampled[tuple(prompt + ids[:k])] if new[: end - k] == ids[k:end])
+            assert torch.allclose(torch.tensor(logps[: end - k]), out["old_per_token_logps"][i][k:end], atol=1e-4)
+            compared, after_calculator = compared + end - k, after_calculator + (end - k) * (k > 0)
+            k = next((j for j in range(end, length) if mask[j] == 1), length)  # the calculator's answer
+    assert compared > 100 and after_calculator > 10
+    rewards = torch.tensor(trainer._logs["rewards"]["<lambda>"]).view(-1, 4)
+    centred = (rewards - rewards.mean(1, keepdim=True)).flatten()
+    advantages = torch.tensor(trainer._logs["advantages"])
+    assert (centred.abs() > 0).any() and torch.equal(advantages.sign() * (centred.abs() > 1e-6), centred.sign())

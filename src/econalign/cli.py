@@ -330,10 +330,12 @@ def train_grpo_command(
     typer.echo(f"model saved to {result.model_dir}; curves in {result.output_dir}/curves.csv, curves.png, report.html")
     if result.curves:
         from econalign.measure.report import fmt
+        from econalign.training.grpo import first_and_last
 
-        first, last = result.curves[0], result.curves[-1]
-        typer.echo(f"reward {fmt(first['reward'], 3)} (step {first['step']}) → {fmt(last['reward'], 3)} (step "
-                   f"{last['step']}); accuracy {fmt(first['accuracy'], 3)} → {fmt(last['accuracy'], 3)}")
+        k, *reward = first_and_last(result.curves, "reward")
+        _, *accuracy = first_and_last(result.curves, "accuracy")
+        typer.echo(f"mean of the first → last {k} steps: reward {fmt(reward[0], 3)} → {fmt(reward[1], 3)}, "
+                   f"accuracy {fmt(accuracy[0], 3)} → {fmt(accuracy[1], 3)}")
 
 
 @train.command("ei")

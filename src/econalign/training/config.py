@@ -93,11 +93,24 @@ class SFTRunConfig(Strict):
 class GRPOSettings(Strict):
     max_steps: int = Field(50, gt=0, description="Optimizer steps.")
     learning_rate: float = Field(1e-5, gt=0)
-    batch_size: int = Field(8, gt=0, description="Completions per device per step: a multiple of num_generations.")
+    batch_size: int = Field(8, gt=0, description="Completions per device per forward pass; batch_size x grad_accum "
+                            "(the completions of one optimizer step) is a multiple of num_generations.")
+    grad_accum: int = Field(1, gt=0, description="Forward passes per optimizer step (TRL's gradient_accumulation_steps).")
     num_generations: int = Field(4, gt=1, description="Completions per prompt (the group of GRPO's advantages).")
     max_completion_length: int = Field(256, gt=0)
     temperature: float = Field(1.0, gt=0)
+    top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling of the rollouts (1: the whole distribution).")
     beta: float = Field(0.0, ge=0, description="KL weight against the reference model (0: none, no reference copy).")
+    loss_type: Literal["grpo", "dr_grpo", "dapo", "bnpo"] = Field(
+        "dapo", description="How token losses are aggregated: grpo (mean per sequence, then over sequences), dr_grpo "
+        "(sum over tokens / (sequences x max_completion_length)), dapo (sum / tokens of the whole step), bnpo "
+        "(sum / tokens of the forward pass).")
+    scale_rewards: Literal["group", "batch", "none"] = Field(
+        "group", description="Advantage = reward - group mean, divided by the group's (or batch's) std; none: not "
+        "divided (Dr. GRPO).")
+    num_iterations: int = Field(1, gt=0, description="Gradient steps per batch of rollouts (mu); above 1 the "
+                                "probability ratio to the sampling policy is clipped at 1 +- epsilon.")
+    epsilon: float = Field(0.2, gt=0, lt=1, description="Clipping range of the probability ratio.")
     rewards: dict[Literal["format", "outcome", "regret", "math_format", "math_answer"], float] = Field(
         default_factory=lambda: {"format": 0.2, "outcome": 1.0, "regret": 0.5}, min_length=1)
     logging_steps: int = Field(1, gt=0)
@@ -110,8 +123,9 @@ class GRPOSettings(Strict):
 
     @model_validator(mode="after")
     def whole_groups(self) -> GRPOSettings:
-        if self.batch_size % self.num_generations:
-            raise ValueError(f"batch_size {self.batch_size} is not a multiple of num_generations {self.num_generations}")
+        if self.batch_size * self.grad_accum % self.num_generations:
+            raise ValueError(f"batch_size x grad_accum ({self.batch_size} x {self.grad_accum}) is not a multiple of "
+                             f"num_generations {self.num_generations}")
         if self.calculator and self.vllm != "off":
             raise ValueError("calculator rollouts generate with transformers; set vllm: off")
         return self

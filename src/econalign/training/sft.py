@@ -196,12 +196,23 @@ def resume_point(out: Path, resume: bool) -> Path | None:
     return complete[-1] if complete else None
 
 
+def with_defaults(saved: dict, kind) -> dict:
+    """A saved config with the settings added to `kind` since it was written at their defaults."""
+    from pydantic import ValidationError
+
+    try:
+        return kind.model_validate(saved).model_dump(mode="json")
+    except ValidationError:  # one that no longer validates differs from any valid config anyway
+        return saved
+
+
 def check_same_run(saved: Path, config) -> None:
     """A checkpoint fits only the run that wrote it: another model, LoRA or data would fail deep in
     torch or train on the wrong batches."""
     if not saved.exists():
         return
-    old, new = yaml.safe_load(saved.read_text(encoding="utf-8")), config.model_dump(mode="json")
+    old = with_defaults(yaml.safe_load(saved.read_text(encoding="utf-8")), type(config))
+    new = config.model_dump(mode="json")
     for cfg in (old, new):
         for key in RESUMABLE_CHANGES:
             for section in ("training", "grpo"):
