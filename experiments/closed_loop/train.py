@@ -1,11 +1,10 @@
 """Train the top layers on cached hidden states; evaluate on the cached battery."""
+from scores import battery_figures
 import os, argparse, copy, time, json, torch, numpy as np
 from econalign.backends.hf import HFBackend
 from econalign.tasks.base import Task
 from econalign.data.decisions import label_probabilities
 from econalign.preferences.spec import parse_preference
-from econalign.measure.analysis import results_table
-from econalign.measure.analysis import estimates
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--layer", type=int, default=24)
@@ -71,19 +70,7 @@ def battery_probs():
 
 tp = label_probabilities(pref, bt, 0.0)  # target's exact choices on the battery
 def evaluate(step):
-    P = battery_probs()
-    recs = [{"id": t.id, "y": float(p[0]), "probs": p.tolist(), "mass": None, "answer": None} for t, p in zip(bt, P)]
-    rows = results_table(bt, recs)
-    gam = rows[(rows.family == "gamble") & rows.persona.isna()]
-    est = estimates(gam)["crra"]
-    decided = np.abs(tp[:, 0] - 0.5) > 0.25
-    agree = float((P[decided] * tp[decided]).sum(1).mean())
-    hl = rows[(rows.family == "holt_laury")]
-    safe = {sc: float(part.y.sum()) if True else 0 for sc, part in hl.groupby("scale")}
-    # y = P(first option); HL first option is safe A
-    curve = rows[rows.curve == "50% +1,000 / 50% +0"].groupby("sure").y.mean()
-    print(json.dumps({"step": step, "r": est["params"], "ci": est.get("intervals", est.get("ci")), "agree": round(agree, 3),
-                      "hl": safe, "c50": [round(v, 2) for v in curve.values]}), flush=True)
+    print(json.dumps({"step": step, **battery_figures(bt, battery_probs(), tp)}), flush=True)
 
 if a.check:
     with torch.inference_mode():
