@@ -3,7 +3,8 @@ consistency with utility maximisation (GARP, CCEI, Houtman–Maks) and fitted by
 
 Each choice is a point on its budget line: from logits, the expected allocation over the eleven lettered
 allocations; from a generated answer, the amount it names. Every item is one observation of the revealed
-preference tests, so answers that change with the listing order count against consistency.
+preference tests, so answers that change with the listing order count against consistency. CRRA r and the
+logit noise are fitted by maximum likelihood to the choices among the lettered allocations.
 """
 
 from __future__ import annotations
@@ -14,20 +15,19 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from scipy.optimize import least_squares  # noqa: E402
 
 from econalign import EconalignError  # noqa: E402
 from econalign.measure.battery import Battery  # noqa: E402
-from econalign.measure.estimate import nan_to_none, wald_interval  # noqa: E402
+from econalign.measure.estimate import fit_lottery_menus, nan_to_none  # noqa: E402
 from econalign.measure.report import fmt  # noqa: E402
 from econalign.measure.revealed import Data, ccei, garp_violations, houtman_maks  # noqa: E402
 from econalign.measure.verdict import budget_verdict  # noqa: E402
+from econalign.preferences import Lottery  # noqa: E402
 from econalign.tasks import budget  # noqa: E402
 from econalign.tasks.base import Task  # noqa: E402
 
 BUDGETS = 25
 SEED = 19
-LOG_R_BOUNDS = (np.log(0.05), np.log(20.0))  # below 0.05 the demand is a corner for every budget asked
 
 
 def budget_battery() -> list[Task]:
@@ -78,35 +78,15 @@ def revealed(table: pd.DataFrame) -> dict:
             "by_probability": groups}
 
 
-def fit_crra(table: pd.DataFrame) -> dict:
-    """CRRA r by nonlinear least squares on the share of the budget spent on state 1's security (the MLE under
-    normal errors; Choi et al. fit demands the same way), with a Wald interval on log r."""
-    rows = table.dropna(subset=["share1"])
-    share, pi1, prices = rows["share1"].to_numpy(), rows["pi1"].to_numpy(), rows[["p1", "p2"]].to_numpy()
-
-    def residuals(theta):
-        return budget.crra_share(np.exp(theta[0]), pi1, prices) - share
-
-    best = min((least_squares(residuals, [np.log(start)], bounds=LOG_R_BOUNDS) for start in (0.3, 1.0, 4.0)),
-               key=lambda res: res.cost)
-    n, r = len(share), float(np.exp(best.x[0]))
-    sd = float(np.sqrt(2 * best.cost / n))
-    on_bound = bool(min(abs(best.x[0] - b) for b in LOG_R_BOUNDS) < 1e-6)
-    jtj = float(best.jac[:, 0] @ best.jac[:, 0])
-    se_log = sd * np.sqrt(n / max(n - 1, 1)) / np.sqrt(jtj) if jtj > 0 and not on_bound else np.nan
-    se_r = r * se_log
-    sd_se = sd / np.sqrt(2 * n) if sd > 0 else np.nan
-    return {
-        "params": {
-            "r": {"value": r, "se": nan_to_none(se_r), "on_bound": on_bound,
-                  "ci95": wald_interval(r, se_r, (0.0, np.inf)) if np.isfinite(se_r) else None},
-            "sd": {"value": sd, "se": nan_to_none(sd_se), "on_bound": False,
-                   "ci95": wald_interval(sd, sd_se, (0.0, np.inf)) if np.isfinite(sd_se) else None},
-        },
-        "n": n,
-        "loglik": -n / 2 * (np.log(2 * np.pi * sd**2) + 1) if sd > 0 else None,
-        "converged": bool(best.success),
-    }
+def fit_crra(tasks: list[Task], table: pd.DataFrame) -> dict:
+    """CRRA r and the logit noise by maximum likelihood over the eleven lettered allocations (y: their
+    probabilities from logits, or one-hot on the letter nearest a named amount), the contextual-utility logit
+    of the other batteries over k options: noise spreads the choices without moving r, where least squares on
+    the expected share read the pull towards the middle of the line as risk aversion."""
+    answered = [i for i, probs in enumerate(table["probs"]) if probs is not None]
+    menus = [[Lottery.from_list(tasks[i].params["options"][o]) for o in tasks[i].options] for i in answered]
+    y = np.array([table["probs"][i] for i in answered])
+    return fit_lottery_menus("crra", menus, [tasks[i].wealth for i in answered], y).to_dict()
 
 
 def order_gap(table: pd.DataFrame) -> float | None:
@@ -120,15 +100,17 @@ def demand_figure(summary: dict, table: pd.DataFrame):
     """Chosen share on state 1's security against ln(p1/p2), one colour per state probability, with the
     fitted CRRA demand drawn at the battery's average price level."""
     fig, ax = plt.subplots(figsize=(6, 4))
-    r = summary["estimates"]["crra"]["params"]["r"]["value"]
+    fit = summary["estimates"]["crra"]["params"]["r"]
+    r = fit["value"] if fit["ci95"] is not None and fit["value"] > 0 else None  # no line from a bound or corner fit
     level = float(np.exp(np.log(table[["p1", "p2"]].to_numpy()).mean()))
     z = np.linspace(table["log_price_ratio"].min(), table["log_price_ratio"].max(), 200)
     curve_prices = np.column_stack([level * np.exp(z / 2), level * np.exp(-z / 2)])
     for (pi1, rows), color in zip(table.groupby("pi1"), ("tab:blue", "black", "tab:red")):
         ax.scatter(rows["log_price_ratio"], rows["share1"], s=18, color=color, label=f"π1 = {pi1:g}")
-        ax.plot(z, budget.crra_share(r, np.full_like(z, pi1), curve_prices), color=color, lw=1)
+        if r is not None:
+            ax.plot(z, budget.crra_share(r, np.full_like(z, pi1), curve_prices), color=color, lw=1)
     ax.set(xlabel="ln(p1 / p2)", ylabel="share of the budget on state 1", ylim=(-0.03, 1.03),
-           title=f"{summary['model']}: lines = fitted CRRA r = {r:.2f}")
+           title=f"{summary['model']}: " + (f"lines = fitted CRRA r = {r:.2f}" if r else "no identified interior CRRA fit"))
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -146,7 +128,7 @@ def consistency_rows(summary: dict) -> pd.DataFrame:
 class BudgetBattery(Battery):
     name = "budget"
     title = "Budget profile"
-    estimates_title = "CRRA r fitted to the demands (nonlinear least squares on the budget share)"
+    estimates_title = "CRRA r and logit noise fitted to the choices among the lettered allocations (maximum likelihood)"
 
     def tasks(self, quick: bool) -> list[Task]:
         return budget_battery()  # one size: 50 items
@@ -163,7 +145,7 @@ class BudgetBattery(Battery):
         return {
             "position_bias": {"share_first_asset": nan_to_none(float(table["share_first"].mean())),
                               "order_gap": order_gap(table)},
-            "estimates": {"crra": fit_crra(table)},
+            "estimates": {"crra": fit_crra(tasks, table)},
             "revealed": revealed(table),
         }
 

@@ -26,8 +26,10 @@ from econalign.preferences.choice import (
     Menus,
     Pairs,
     choice_probabilities,
+    lottery_menu_probabilities,
     menu_probabilities,
 )
+from econalign.preferences.base import Lottery
 from econalign.preferences.crra import CRRA
 from econalign.preferences.prospect import MIN_WEIGHT_GAMMA, ProspectTheory
 from econalign.preferences.social import fs_weights, moralis_weights
@@ -149,6 +151,19 @@ def fit(model_name: str, pairs: Pairs, y: np.ndarray) -> Fit:
     model = MODELS[model_name]
     y = np.asarray(y, dtype=float)
     return maximise(model_name, model, lambda t: negloglik(model, t, pairs, y), len(y))
+
+
+def fit_lottery_menus(model_name: str, menus: list[list[Lottery]], wealth, y: np.ndarray) -> Fit:
+    """MLE of a risk model's parameters and the logit noise from choices among k lotteries per menu (all menus
+    the same length); y[i, j] = P(option j of menu i): the same contextual-utility logit as `fit`, over k options."""
+    model = MODELS[model_name]
+    y = np.asarray(y, dtype=float)
+
+    def f(theta: np.ndarray) -> float:
+        p = lottery_menu_probabilities(model.build(theta[:-1]), menus, wealth, float(np.exp(theta[-1])))
+        return float(-np.sum(y * np.log(np.clip(p, EPS, 1.0))))
+
+    return maximise(model_name, model, f, len(y))
 
 
 def fit_social(model_name: str, menus: Menus, y: np.ndarray) -> Fit:
