@@ -274,14 +274,15 @@ def numbers(tree, path=""):
 
 
 def test_profile_through_the_api_equals_the_direct_profile(api, tiny_backend, tmp_path):
-    direct = profile(tiny_backend, tmp_path / "direct", quick=True, seed=0, method="logits")
-    remote = profile(api, tmp_path / "remote", quick=True, seed=0, method="logits")
+    # plumbing: the smallest battery (72 items) is enough, each response carrying the full vocabulary's logprobs
+    direct = profile(tiny_backend, tmp_path / "direct", seed=0, method="logits", battery="social")
+    remote = profile(api, tmp_path / "remote", seed=0, method="logits", battery="social")
     assert remote["model"] == api.name == f"openai:{NAME}@{api.base_url.split('/')[2]}"
     a, b = numbers(direct["estimates"]), numbers(remote["estimates"])
     assert a.keys() == b.keys() and a
     for key in a:
         assert math.isclose(a[key], b[key], abs_tol=1e-3) or (math.isnan(a[key]) and math.isnan(b[key])), key
-    y = [pd.read_csv(tmp_path / run / "results.csv").y for run in ("direct", "remote")]
+    y = [pd.read_csv(tmp_path / run / "results.csv").p_first for run in ("direct", "remote")]
     assert np.abs(y[0] - y[1]).max() < 1e-4
     shutil.rmtree(api.cache_dir)  # ~3 MB per item at full vocabulary; pytest keeps old tmp folders
 
