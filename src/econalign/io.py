@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import json
 import os
 import shutil
@@ -22,11 +23,15 @@ def default_mode(folder: bool = False) -> int:
 
 
 def write_text(path: Path, text: str) -> None:
+    write_bytes(path, text.encode("utf-8"))
+
+
+def write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
         os.chmod(tmp, default_mode())
         os.replace(tmp, path)
     except BaseException:
@@ -88,11 +93,17 @@ def read_jsonl(path: Path) -> list[tuple[str, object]]:
     return rows
 
 
-def save_figure(fig, path: Path) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, format=path.suffix.lstrip("."), dpi=110, bbox_inches="tight")
-    os.replace(tmp, path)
+def figure_png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def save_figure(fig, path: Path) -> bytes:
+    """The figure as a PNG file, written atomically; its bytes, for whoever also inlines it."""
+    data = figure_png(fig)
+    write_bytes(path, data)
+    return data
 
 
 def check_writable(path: Path) -> Path:

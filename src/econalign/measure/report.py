@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import math
 from pathlib import Path
 
@@ -210,18 +209,11 @@ def persona_rows(summary: dict) -> pd.DataFrame:
     )
 
 
-def figure_uri(fig) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
-
-
 def save_figures(figures: dict, out: Path) -> dict[str, str]:
-    """Each figure as out/<name> and as a data URI for the HTML page."""
+    """Each figure as out/<name> and, from the same PNG bytes (rendered once), as a data URI for the HTML page."""
     images = {}
     for name, fig in figures.items():
-        save_figure(fig, out / name)
-        images[name] = figure_uri(fig)
+        images[name] = "data:image/png;base64," + base64.b64encode(save_figure(fig, out / name)).decode()
         plt.close(fig)
     return images
 
