@@ -149,8 +149,8 @@ def test_budget_verdict_near_the_cut_off(ccei, word):
 
 
 @pytest.mark.parametrize("r, text", [
-    (param(0.05, on_bound=True), "risk-neutral or risk-loving, CRRA r on its lower search bound"),
-    (param(20.0, on_bound=True), "equalises the payoffs of the two states whatever the prices"),
+    (param(-3.0, on_bound=True), "isk attitude not identified (CRRA r = -3.00 is on its search bound)"),
+    (param(5.0, on_bound=True), "isk attitude not identified (CRRA r = 5.00 is on its search bound)"),
     (param(3.0), "isk attitude not identified (CRRA r = 3.00 has no finite interval)"),
 ])
 def test_budget_r_on_a_bound_is_not_a_finding(r, text):

@@ -177,12 +177,7 @@ def budget_verdict(summary: dict) -> str:
 
 
 def demand_text(r: dict) -> str:
-    if r.get("on_bound") and r["value"] < 1:
-        return ("its demands sit at the corners (all on the security that pays most per dollar and chance): "
-                "risk-neutral or risk-loving, CRRA r on its lower search bound")
-    if r.get("on_bound"):
-        return "it equalises the payoffs of the two states whatever the prices: CRRA r on its upper search bound"
-    if r["ci95"] is None:
+    if not identified(r):
         return f"risk attitude not identified ({why_not('CRRA r', r)})"
     return f"its demands fit CRRA r = {param_text(r)}"
 
