@@ -59,7 +59,7 @@ def estimates(rows: pd.DataFrame) -> dict:
     return {name: fit(name, pairs, y).to_dict() for name in ("crra", "pt")}
 
 
-def identified(est: dict) -> bool:
+def interior_fit(est: dict) -> bool:
     """A fit whose preference parameters all have an interior optimum (the noise may sit on its bound)."""
     return not any(p.get("on_bound") for name, p in est["params"].items() if name != "noise")
 
@@ -69,10 +69,10 @@ def fitted_preferences(est: dict) -> dict:
     equivalent computed from a bound value is an artefact of the search range, not a finding."""
     crra, pt = est["crra"]["params"], est["pt"]["params"]
     return {
-        "crra_fit": parse_preference(f"crra:r={crra['r']['value']}") if identified(est["crra"]) else None,
+        "crra_fit": parse_preference(f"crra:r={crra['r']['value']}") if interior_fit(est["crra"]) else None,
         "pt_fit": parse_preference(
             f"pt:alpha={pt['alpha']['value']},lambda={pt['lambda']['value']},gamma={pt['gamma']['value']}"
-        ) if identified(est["pt"]) else None,
+        ) if interior_fit(est["pt"]) else None,
     }
 
 
