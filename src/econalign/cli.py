@@ -119,6 +119,7 @@ def profile(
     quick: bool = typer.Option(False, "--quick", help="The short risk battery (about 130 items)."),
     battery: str = typer.Option("risk", help="risk: lotteries and Holt–Laury; social: games and dilemmas (72 items); "
                                 "budget: allocations between two securities, GARP and CCEI (50 items); "
+                                "consistency: transitivity, listing-order and gain/loss-frame flips (180 items); "
                                 "see measure/battery.py."),
     seed: int = typer.Option(0, min=0, help="Seed for sampled answers."),
     method: str = typer.Option("logits", help="logits: next-token choice probabilities; generate: greedy answer, parsed; "
@@ -181,7 +182,8 @@ def show_summary(summary: dict, battery) -> None:
     from econalign.measure.report import estimate_rows
 
     console.print(escape(summary["verdict"]))
-    print_frame(estimate_rows(summary), f"{summary['model']} ({summary['method']})")
+    if summary["estimates"]:  # a battery may fit no model (consistency)
+        print_frame(estimate_rows(summary), f"{summary['model']} ({summary['method']})")
     for title, frame in battery.terminal(summary).items():
         print_frame(frame, title)
     show_totals(summary)

@@ -36,7 +36,7 @@ class Battery:
         """Raise EconalignError if nothing can be estimated from the answers (results.csv is kept)."""
 
     def summarize(self, tasks: list[Task], table: pd.DataFrame) -> dict:
-        """The battery's summary keys: `estimates` (model -> params with value, se, ci95, on_bound),
+        """The battery's summary keys: `estimates` (model -> params with value, se, ci95, on_bound; may be empty),
         `position_bias` and its own figures."""
         raise NotImplementedError
 
@@ -68,9 +68,10 @@ class Battery:
 def batteries() -> dict[str, Battery]:
     from econalign.measure.risk import RiskBattery
     from econalign.measure.budget import BudgetBattery
+    from econalign.measure.consistency import ConsistencyBattery
     from econalign.measure.social import SocialBattery
 
-    return {b.name: b for b in (RiskBattery(), SocialBattery(), BudgetBattery())}
+    return {b.name: b for b in (RiskBattery(), SocialBattery(), BudgetBattery(), ConsistencyBattery())}
 
 
 def get_battery(name: str) -> Battery:

@@ -261,8 +261,8 @@ def write_report(battery, summary: dict, table: pd.DataFrame, out: Path) -> None
         ("timings", timings_line(summary["timings"])),
         *tokens_facts(summary),
     ]
-    tables = {battery.estimates_title: estimate_rows(summary),
-              **battery.tables(summary)}
+    estimates = {battery.estimates_title: estimate_rows(summary)} if summary["estimates"] else {}
+    tables = {**estimates, **battery.tables(summary)}
     write_text(out / "report.html", html_page(f"{battery.title} of {summary['model']}", facts, tables,
                                               {caption: images[name] for name, (caption, _) in figures.items()},
                                               lead=summary["verdict"]))

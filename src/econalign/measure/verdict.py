@@ -193,3 +193,67 @@ def budget_caveats(summary: dict) -> list[str]:
     if unparsed:
         out.append(f"{unparsed} of {summary['answers']['items']} answers named no allocation")
     return out
+
+
+FRAME_SHIFT = 0.05  # P(sure | gain) - P(sure | loss) below this is no framing effect worth naming
+
+
+def consistency_verdict(summary: dict) -> str:
+    """One or two sentences on a consistency profile: transitivity (or a listing-order lean that decides the
+    choices), then how often the listing order and the gain/loss frame change the choice, then caveats."""
+    t = summary["transitivity"]
+    first = summary["position_bias"]["first_lottery"]["value"]
+    transitive = transitivity_text(t)
+    if first is not None and (first >= FIRST_SHARE or first <= 1 - FIRST_SHARE):
+        which, share = ("first", first) if first >= FIRST_SHARE else ("second", 1 - first)
+        head, rest = f"Choices follow the listing order: picks the {which}-listed lottery {share:.0%} of the time", [transitive]
+    else:
+        head, rest = transitive[0].upper() + transitive[1:], []
+    rest += [flips_text(summary), sure_text(summary["position_bias"]["sure_option"]), *mass_caveat(summary)]
+    unparsed = summary["answers"]["unparsed"]
+    if unparsed:
+        rest.append(f"{unparsed} of {summary['answers']['items']} answers named no option")
+    return sentences(head, rest)
+
+
+def share_text(r: dict) -> str:
+    """`12% [8%, 17%] of 90`."""
+    return f"{r['value']:.0%} [{r['ci95'][0]:.0%}, {r['ci95'][1]:.0%}] of {r['n']}"
+
+
+def transitivity_text(t: dict) -> str:
+    if not t["triples"]:
+        return "transitivity not measured: no triple was answered in all six items"
+    chance = f"cycle probability {share_text(t['cycle_probability'])}, 25% for a coin-flip chooser"
+    if not t["cycles"]:
+        return f"transitive: no majority cycle in {t['triples']} lottery triples ({chance})"
+    return f"intransitive: majority cycles in {t['cycles']} of {t['triples']} lottery triples ({chance})"
+
+
+def flips_text(summary: dict) -> str:
+    order, flips, shift = summary["order_flips"]["all"], summary["frame_flips"], summary["frame_shift"]
+    parts = [f"the listing order changes the choice in {share_text(order)} pairs" if order["n"] else ""]
+    if flips["n"]:
+        parts.append(f"the gain/loss frame in {share_text(flips)} problems" + reflection_text(shift))
+    return ", ".join(p for p in parts if p)
+
+
+def sure_text(sure: dict) -> str:
+    """Frames answered with one word whatever they say measure nothing about framing."""
+    if sure["value"] is None or 1 - FIRST_SHARE < sure["value"] < FIRST_SHARE:
+        return ""
+    which, share = ("sure option", sure["value"]) if sure["value"] >= FIRST_SHARE else ("gamble", 1 - sure["value"])
+    return f"the frames say little: it takes the {which} in {share:.0%} of the frame items, whatever the frame and order"
+
+
+def reflection_text(shift: dict) -> str:
+    """The frame shift's direction, where it is large enough to name and its interval excludes 0."""
+    lo, hi = shift["ci95"]
+    if abs(shift["value"]) < FRAME_SHIFT:
+        return ""
+    if lo > 0:
+        return (f", taking the sure option more often as a gain than as a loss ({shift['value']:+.2f}: the reflection "
+                "effect of Tversky and Kahneman)")
+    if hi < 0:
+        return f", taking the sure option more often as a loss than as a gain ({shift['value']:+.2f})"
+    return ""

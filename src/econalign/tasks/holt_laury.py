@@ -13,7 +13,8 @@ from scipy.optimize import brentq
 
 from econalign.preferences.base import Lottery
 from econalign.preferences.crra import CRRA
-from econalign.tasks.base import Task, money, parse_letter, percent
+from econalign.tasks.base import Task, parse_letter
+from econalign.tasks.pair import render_prompt
 
 FAMILY = "holt_laury"
 OPTIONS = ["A", "B"]
@@ -31,24 +32,13 @@ def lotteries(row: int, scale: float = 1.0) -> tuple[Lottery, Lottery]:
     )
 
 
-def describe(lot: Lottery) -> str:
-    parts = [f"{percent(p)} chance of {money(x, cents=True)}" for x, p in zip(lot.outcomes, lot.probs) if p > 0]
-    return ", ".join(parts)
-
-
 def make(row: int, scale: float = 1.0, system: str | None = None) -> Task:
     a, b = lotteries(row, scale)
-    prompt = (
-        "Choose between two lotteries.\n"
-        f"Option A: {describe(a)}.\n"
-        f"Option B: {describe(b)}.\n"
-        "Which do you choose?"
-    )
     return Task(
         id=f"{FAMILY}-x{scale:g}-row{row:02d}",
         family=FAMILY,
         params={"row": row, "scale": float(scale), "wealth": 0.0, "options": {"A": a.to_list(), "B": b.to_list()}},
-        prompt=prompt,
+        prompt=render_prompt(a, b, cents=True),
         options=list(OPTIONS),
         instruction=INSTRUCTION,
         system=system,
