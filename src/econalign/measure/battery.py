@@ -68,9 +68,10 @@ class Battery:
 def batteries() -> dict[str, Battery]:
     from econalign.measure.risk import RiskBattery
     from econalign.measure.budget import BudgetBattery
+    from econalign.measure.giving import GivingBattery
     from econalign.measure.social import SocialBattery
 
-    return {b.name: b for b in (RiskBattery(), SocialBattery(), BudgetBattery())}
+    return {b.name: b for b in (RiskBattery(), SocialBattery(), BudgetBattery(), GivingBattery())}
 
 
 def get_battery(name: str) -> Battery:
