@@ -2,7 +2,7 @@
 
 import pytest
 
-from econalign.measure.verdict import budget_verdict, estimate_text, risk_verdict, social_verdict
+from econalign.measure.verdict import budget_verdict, estimate_text, giving_verdict, risk_verdict, social_verdict
 
 
 def param(value, ci=None, on_bound=False):
@@ -155,3 +155,37 @@ def test_budget_verdict_near_the_cut_off(ccei, word):
 ])
 def test_budget_r_on_a_bound_is_not_a_finding(r, text):
     assert text in budget_verdict(budget(r=r))
+
+
+def giving(violations=0, noise=param(0.1, (0.05, 0.2)), position=0.5, unparsed=0):
+    return {
+        "revealed": {"observations": 56, "pairs": 3080, "garp_violations": violations, "ccei": 0.9 if violations else 1.0,
+                     "houtman_maks": 0.8 if violations else 1.0},
+        "giving": {"mean": 0.34, "cheap": 0.55, "dear": 0.15, "nearest_type": "perfect substitutes",
+                   "type_gaps": {"selfish": 0.34, "Leontief": 0.3, "perfect substitutes": 0.29}},
+        "estimates": {"moralis": {"params": {"kappa": param(0.7, (0.53, 0.83)), "noise": noise}},
+                      "fs": {"params": {"alpha": param(0.0, on_bound=True), "beta": param(0.0, on_bound=True)}}},
+        "position_bias": {"position": position},
+        "answers": {"mean_option_mass": 1.0, "unparsed": unparsed, "items": 56},
+    }
+
+
+def test_giving_verdict_of_a_consistent_agent():
+    assert giving_verdict(giving()) == (
+        "Consistent with utility maximisation: no GARP violation in 56 choices. It passes 34% of the tokens on average: "
+        "55% where giving costs less than keeping (price below 1), 15% where it costs more; nearest Andreoni and "
+        "Miller's perfect substitutes type (shares passed 0.29 from it on average); homo moralis κ 0.70 [0.53, 0.83]; "
+        "Fehr–Schmidt α 0.00 (on its search bound: not identified), β 0.00 (on its search bound: not identified).")
+
+
+def test_noise_on_its_lower_bound_is_a_noiseless_agent_not_a_payoff_blind_one():
+    assert "nearest Andreoni and Miller's" in giving_verdict(giving(noise=param(0.001, on_bound=True)))
+    assert "its choices barely follow the payoffs" in giving_verdict(giving(noise=param(5.0, on_bound=True)))
+
+
+def test_giving_verdict_of_an_inconsistent_leaning_agent():
+    text = giving_verdict(giving(violations=120, position=0.2, unparsed=4))
+    assert text.startswith("Not consistent with utility maximisation: 120 of 3080 pairs of choices violate GARP (CCEI "
+                           "0.90, Houtman–Maks 0.80; budgets must shrink by 10% to remove every violation).")
+    assert text.endswith("it leans towards the first-listed allocations (mean place in the list 0.20, 0 the first "
+                         "letter and 1 the last, over both orders); 4 of 56 answers named no allocation.")

@@ -120,6 +120,7 @@ def profile(
     battery: str = typer.Option("risk", help="risk: lotteries and Holt–Laury; social: games and dilemmas (72 items); "
                                 "budget: allocations between two securities, GARP and CCEI (50 items); "
                                 "consistency: transitivity, listing-order and gain/loss-frame flips (180 items); "
+                                "giving: tokens split with another person at varying prices of giving (56 items); "
                                 "see measure/battery.py."),
     seed: int = typer.Option(0, min=0, help="Seed for sampled answers."),
     method: str = typer.Option("logits", help="logits: next-token choice probabilities; generate: greedy answer, parsed; "

@@ -69,9 +69,10 @@ def batteries() -> dict[str, Battery]:
     from econalign.measure.risk import RiskBattery
     from econalign.measure.budget import BudgetBattery
     from econalign.measure.consistency import ConsistencyBattery
+    from econalign.measure.giving import GivingBattery
     from econalign.measure.social import SocialBattery
 
-    return {b.name: b for b in (RiskBattery(), SocialBattery(), BudgetBattery(), ConsistencyBattery())}
+    return {b.name: b for b in (RiskBattery(), SocialBattery(), BudgetBattery(), GivingBattery(), ConsistencyBattery())}
 
 
 def get_battery(name: str) -> Battery:

@@ -20,7 +20,7 @@ from econalign import EconalignError  # noqa: E402
 from econalign.measure.battery import Battery  # noqa: E402
 from econalign.measure.estimate import fit_lottery_menus, nan_to_none  # noqa: E402
 from econalign.measure.report import fmt  # noqa: E402
-from econalign.measure.revealed import Data, ccei, garp_violations, houtman_maks  # noqa: E402
+from econalign.measure.revealed import Data, indices  # noqa: E402
 from econalign.measure.verdict import budget_verdict  # noqa: E402
 from econalign.preferences import Lottery  # noqa: E402
 from econalign.tasks import budget  # noqa: E402
@@ -34,11 +34,12 @@ def budget_battery() -> list[Task]:
     return budget.generate(BUDGETS, np.random.default_rng(SEED))
 
 
-def chosen_spend(task: Task, record: dict) -> float | None:
-    """Dollars on the first-listed asset: the amount a generated answer names, else the expected allocation."""
+def chosen_amount(record: dict, read, grid: np.ndarray) -> float | None:
+    """The amount a generated answer names (`read` from its text, exactly), else the expected amount over the
+    lettered allocations (`grid`: each letter's amount, in letter order)."""
     if record["answer"] is not None:
-        return budget.spend(record["answer"])
-    return float(np.dot(record["probs"], budget.SPENDS[: len(record["probs"])])) if record["probs"] else None
+        return read(record["answer"])
+    return float(np.dot(record["probs"], grid[: len(record["probs"])])) if record["probs"] else None
 
 
 def results_table(tasks: list[Task], records: list[dict]) -> pd.DataFrame:
@@ -46,7 +47,7 @@ def results_table(tasks: list[Task], records: list[dict]) -> pd.DataFrame:
     rows = []
     for t in tasks:
         rec = by_id[t.id]
-        spend = chosen_spend(t, rec)
+        spend = chosen_amount(rec, budget.spend, budget.SPENDS)  # dollars on the first-listed asset
         first = None if spend is None else spend / budget.BUDGET
         share = None if first is None else (1.0 - first if t.params["swapped"] else first)
         p1, p2 = t.params["prices"]
@@ -66,12 +67,8 @@ def revealed(table: pd.DataFrame) -> dict:
     prices = np.where(low.to_numpy()[:, None], rows[["p2", "p1"]].to_numpy(), rows[["p1", "p2"]].to_numpy())
     bundles = np.where(low.to_numpy()[:, None], rows[["x2", "x1"]].to_numpy(), rows[["x1", "x2"]].to_numpy())
     treatment = np.maximum(rows["pi1"], 1 - rows["pi1"]).to_numpy()
-    groups = {}
-    for pi in np.unique(treatment):
-        data = Data.of(prices[treatment == pi], bundles[treatment == pi])
-        n = len(data.prices)
-        groups[f"{pi:g}"] = {"observations": n, "pairs": n * (n - 1), "garp_violations": garp_violations(data),
-                             "ccei": ccei(data), "houtman_maks": houtman_maks(data)[0]}
+    groups = {f"{pi:g}": indices(Data.of(prices[treatment == pi], bundles[treatment == pi]))
+              for pi in np.unique(treatment)}
     total = {key: sum(g[key] for g in groups.values()) for key in ("observations", "pairs", "garp_violations")}
     return {**total, "ccei": min(g["ccei"] for g in groups.values()),
             "houtman_maks": sum(g["houtman_maks"] * g["observations"] for g in groups.values()) / total["observations"],
@@ -89,10 +86,11 @@ def fit_crra(tasks: list[Task], table: pd.DataFrame) -> dict:
     return fit_lottery_menus("crra", menus, [tasks[i].wealth for i in answered], y).to_dict()
 
 
-def order_gap(table: pd.DataFrame) -> float | None:
-    """Mean |difference| in the share on state 1's security between a budget's two listing orders."""
+def order_gap(table: pd.DataFrame, column: str = "share1") -> float | None:
+    """Mean |difference| in `column` (by default the share on state 1's security) between a budget's two
+    listing orders (ids `...` and `...-swap`)."""
     key = table["id"].str.removesuffix("-swap")
-    gaps = table.groupby(key)["share1"].agg(lambda s: s.max() - s.min() if s.notna().all() else np.nan)
+    gaps = table.groupby(key)[column].agg(lambda s: s.max() - s.min() if s.notna().all() else np.nan)
     return nan_to_none(float(gaps.mean())) if gaps.notna().any() else None
 
 
@@ -120,9 +118,24 @@ def consistency_rows(summary: dict) -> pd.DataFrame:
     rp = summary["revealed"]
     parts = [*((f"π = {pi} (or {1 - float(pi):g})" if pi != "0.5" else "π = 0.5", g) for pi, g in rp["by_probability"].items()),
              ("all", rp)]
-    return pd.DataFrame([{"state probabilities": name, "choices": g["observations"],
-                          "GARP violations": f"{g['garp_violations']} of {g['pairs']} pairs", "CCEI": fmt(g["ccei"], 3),
-                          "Houtman–Maks": fmt(g["houtman_maks"], 3)} for name, g in parts])
+    return pd.DataFrame([{"state probabilities": name, **consistency_row(g)} for name, g in parts])
+
+
+def consistency_row(g: dict) -> dict:
+    """One data set's revealed-preference figures (`revealed.indices`) as table cells."""
+    return {"choices": g["observations"], "GARP violations": f"{g['garp_violations']} of {g['pairs']} pairs",
+            "CCEI": fmt(g["ccei"], 3), "Houtman–Maks": fmt(g["houtman_maks"], 3)}
+
+
+def require_answers(table: pd.DataFrame, column: str, model: str, csv, what: str) -> None:
+    """Refuse a run in which fewer than two answers could be read into `column`: nothing to test."""
+    if table[column].notna().sum() < 2:
+        raise EconalignError(f"fewer than two {what} answers of {model} could be read ({int(table[column].isna().sum())} "
+                             f"of {len(table)} unparsed; answers in {csv}): nothing to test")
+
+
+def revealed_headline(rp: dict) -> dict[str, float | None]:
+    return {"GARP violations (pairs)": rp["garp_violations"], "CCEI": rp["ccei"], "Houtman–Maks": rp["houtman_maks"]}
 
 
 class BudgetBattery(Battery):
@@ -137,9 +150,7 @@ class BudgetBattery(Battery):
         return results_table(tasks, records)
 
     def check(self, table: pd.DataFrame, model: str, csv) -> None:
-        if table["share1"].notna().sum() < 2:
-            raise EconalignError(f"fewer than two budget answers of {model} could be read ({int(table.share1.isna().sum())} "
-                                 f"of {len(table)} unparsed; answers in {csv}): nothing to test")
+        require_answers(table, "share1", model, csv, "budget")
 
     def summarize(self, tasks: list[Task], table: pd.DataFrame) -> dict:
         return {
@@ -168,5 +179,4 @@ class BudgetBattery(Battery):
 
     def headline(self, summary: dict) -> dict[str, float | None]:
         rp, pb = summary["revealed"], summary["position_bias"]
-        return {"GARP violations (pairs)": rp["garp_violations"], "CCEI": rp["ccei"], "Houtman–Maks": rp["houtman_maks"],
-                "share on the first-listed asset": pb["share_first_asset"]}
+        return {**revealed_headline(rp), "share on the first-listed asset": pb["share_first_asset"]}

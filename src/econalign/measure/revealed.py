@@ -95,6 +95,14 @@ def ccei(data: Data) -> float:
     return float(cuts[hi])
 
 
+def indices(data: Data) -> dict:
+    """The figures of all three tests on one data set: observations, ordered pairs, GARP violations, CCEI and
+    the Houtman–Maks index."""
+    n = len(data.prices)
+    return {"observations": n, "pairs": n * (n - 1), "garp_violations": garp_violations(data), "ccei": ccei(data),
+            "houtman_maks": houtman_maks(data)[0]}
+
+
 def houtman_maks(data: Data) -> tuple[float, np.ndarray]:
     """The share of observations in the largest GARP-consistent subset, and that subset (a boolean mask).
 

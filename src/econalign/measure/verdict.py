@@ -137,8 +137,10 @@ def social_verdict(summary: dict) -> str:
 
 
 def payoff_blind(moralis: dict) -> bool:
-    """Choices the logit explains only with the most noise it allows: no trade-off between payoffs is visible."""
-    return bool(moralis["noise"].get("on_bound"))
+    """Choices the logit explains only with the most noise it allows: no trade-off between payoffs is visible.
+    (The noise's lower bound, 0.001, is the opposite: an agent that always takes its best option.)"""
+    noise = moralis["noise"]
+    return bool(noise.get("on_bound")) and noise["value"] > 1.0
 
 
 def nearest_reference(behaviour: dict) -> tuple[str, float, int]:
@@ -159,21 +161,24 @@ def sentences(head: str, rest: list[str]) -> str:
 
 
 NEAR_RATIONAL = 0.95  # CCEI at or above this is "nearly consistent" (a common cut-off since Choi et al. 2007)
-LEAN = 0.15  # mean share on the first-listed asset this far from 1/2 is a lean towards a listing position
+LEAN = 0.15  # a mean share on the first-listed asset (or place in the list) this far from 1/2 is a lean towards a position
 
 
 def budget_verdict(summary: dict) -> str:
     """One or two sentences on a budget profile: consistency with utility maximisation, then the CRRA r of
     its demands, then caveats."""
-    rp = summary["revealed"]
-    index = f"CCEI {rp['ccei']:.2f}, Houtman–Maks {rp['houtman_maks']:.2f}"
-    if rp["garp_violations"] == 0:
-        head = f"Consistent with utility maximisation: no GARP violation in {rp['observations']} choices"
-    else:
-        kind = "Nearly consistent" if rp["ccei"] >= NEAR_RATIONAL else "Not consistent"
-        head = (f"{kind} with utility maximisation: {rp['garp_violations']} of {rp['pairs']} pairs of choices violate "
-                f"GARP ({index}; budgets must shrink by {1 - rp['ccei']:.0%} to remove every violation)")
+    head = consistency_text(summary["revealed"])
     return sentences(head, [demand_text(summary["estimates"]["crra"]["params"]["r"]), *budget_caveats(summary)])
+
+
+def consistency_text(rp: dict) -> str:
+    """Whether the choices pass GARP, and if not how far they are from it (CCEI, Houtman–Maks)."""
+    if rp["garp_violations"] == 0:
+        return f"Consistent with utility maximisation: no GARP violation in {rp['observations']} choices"
+    kind = "Nearly consistent" if rp["ccei"] >= NEAR_RATIONAL else "Not consistent"
+    return (f"{kind} with utility maximisation: {rp['garp_violations']} of {rp['pairs']} pairs of choices violate "
+            f"GARP (CCEI {rp['ccei']:.2f}, Houtman–Maks {rp['houtman_maks']:.2f}; budgets must shrink by "
+            f"{1 - rp['ccei']:.0%} to remove every violation)")
 
 
 def demand_text(r: dict) -> str:
@@ -189,10 +194,44 @@ def budget_caveats(summary: dict) -> list[str]:
         which = "first" if lean > 0.5 else "second"
         out.append(f"it leans towards the {which}-listed asset ({lean:.0%} of the budget on the first-listed one on "
                    "average over both orders)")
+    return [*out, *unparsed_text(summary)]
+
+
+def unparsed_text(summary: dict) -> list[str]:
     unparsed = summary["answers"]["unparsed"]
-    if unparsed:
-        out.append(f"{unparsed} of {summary['answers']['items']} answers named no allocation")
-    return out
+    return [f"{unparsed} of {summary['answers']['items']} answers named no allocation"] if unparsed else []
+
+
+def giving_verdict(summary: dict) -> str:
+    """One or two sentences on a giving profile: consistency with utility maximisation, how much it passes
+    where giving is cheap and where it is dear, the nearest of Andreoni and Miller's types, κ and
+    Fehr–Schmidt, then caveats."""
+    giving, est = summary["giving"], summary["estimates"]
+    amounts = (f"it passes {percent_text(giving['mean'])} of the tokens on average: {percent_text(giving['cheap'])} where "
+               f"giving costs less than keeping (price below 1), {percent_text(giving['dear'])} where it costs more")
+    if payoff_blind(est["moralis"]["params"]):
+        kind = "its choices barely follow the payoffs (the homo moralis fit puts its noise on the search bound)"
+    else:
+        kind = (f"nearest Andreoni and Miller's {giving['nearest_type']} type (shares passed "
+                f"{giving['type_gaps'][giving['nearest_type']]:.2f} from it on average)")
+    fs = est["fs"]["params"]
+    params = [f"homo moralis κ {param_text(est['moralis']['params']['kappa'])}",
+              f"Fehr–Schmidt α {param_text(fs['alpha'])}, β {param_text(fs['beta'])}"]
+    return sentences(consistency_text(summary["revealed"]), [amounts, kind, *params, *giving_caveats(summary)])
+
+
+def percent_text(x: float | None) -> str:
+    return "—" if x is None else f"{x:.0%}"
+
+
+def giving_caveats(summary: dict) -> list[str]:
+    out = mass_caveat(summary)
+    position = summary["position_bias"]["position"]
+    if position is not None and abs(position - 0.5) >= LEAN:
+        which = "first" if position < 0.5 else "last"
+        out.append(f"it leans towards the {which}-listed allocations (mean place in the list {position:.2f}, 0 the "
+                   "first letter and 1 the last, over both orders)")
+    return [*out, *unparsed_text(summary)]
 
 
 FRAME_SHIFT = 0.05  # P(sure | gain) - P(sure | loss) below this is no framing effect worth naming

@@ -10,14 +10,17 @@ from econalign.preferences.social import SocialOption, SocialPreference
 from econalign.tasks.base import Task, parse_letter
 
 PREFERENCE = SocialPreference
-LETTERS = "ABCDEF"  # the longest menu has six options
+LETTERS = "ABCDEF"  # the longest game menu has six options
 
 
 def menu_task(id: str, family: str, params: dict, question: str, menu: list[tuple[str, str, SocialOption, float]],
-              system: str | None = None) -> Task:
+              system: str | None = None, letters: str = LETTERS) -> Task:
     """`menu`: (action, what it means for the players, option, level) in the order shown; the level
-    places the action on a 0-1 scale of kindness (share given, or 1 for cooperate / accept / swerve)."""
-    letters = list(LETTERS[: len(menu)])
+    places the action on a 0-1 scale of kindness (share given, or 1 for cooperate / accept / swerve).
+    A family with longer menus passes its own `letters` (and parser)."""
+    if len(menu) > len(letters):
+        raise ValueError(f"{len(menu)} options need more letters than {letters!r}")
+    letters = list(letters[: len(menu)])
     lines = [f"{letter}: {action} ({effect})" for letter, (action, effect, _, _) in zip(letters, menu)]
     column = dict(zip(("labels", "effects", "options", "levels"), zip(*menu)))
     column["options"] = [o.to_dict() for o in column["options"]]
