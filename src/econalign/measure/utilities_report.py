@@ -20,6 +20,7 @@ from econalign.measure.verdict import curve_problem, quantity_text  # noqa: E402
 from econalign.preferences.base import Lottery  # noqa: E402
 
 COLOURS = {"money": "tab:green", "lottery": "tab:orange", "free text": "tab:blue"}
+PLURAL = {"money": "sums of money", "lottery": "lotteries", "free text": "free-text outcomes"}
 
 
 def plain(text: str) -> str:
@@ -139,7 +140,7 @@ def facts(summary: dict) -> list[tuple[str, str]]:
     out = [
         ("model", summary["model"]),
         ("method", summary["method"]),
-        ("outcomes", f"{d['outcomes']} ({', '.join(f'{n} {t}' for t, n in types.items())})"
+        ("outcomes", f"{d['outcomes']} ({', '.join(f'{n} {PLURAL.get(t, t) if n > 1 else t}' for t, n in types.items())})"
                      + (f" from {summary['outcomes_file']}" if summary["outcomes_file"] else "")),
         ("pairs", f"{d['fitted_pairs']} fitted ({d['initial_pairs']} in a random cycle, then {d['rounds']} active rounds) and "
                   f"{d['holdout']} held out, each asked in both orders: {a['items']} answers ({a['unparsed']} unparsed)"),
