@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from econalign.preferences import CRRA, ExpectedValue, Lottery, ProspectTheory
-from econalign.tasks import FAMILIES, Task, bet, budget, dilemma, gamble, games, holt_laury, insurance, pairs, solve
+from econalign.tasks import FAMILIES, Task, bet, budget, dilemma, gamble, games, holt_laury, forced_choice, insurance, solve
 
 HALF_1000 = Lottery.binary(0.5, 1000.0, 0.0)
 
@@ -361,4 +361,4 @@ def test_crra_interval_out_of_range(n):
 
 def test_families_registry():
     assert FAMILIES == {"gamble": gamble, "holt_laury": holt_laury, "insurance": insurance, "bet": bet,
-                        "games": games, "dilemma": dilemma, "budget": budget, "pair": pairs}
+                        "games": games, "dilemma": dilemma, "budget": budget, "forced_choice": forced_choice}

@@ -36,7 +36,7 @@ from econalign.measure.utilities import (
     utilities,
 )
 from econalign.measure.verdict import utilities_verdict
-from econalign.tasks import pairs
+from econalign.tasks import forced_choice
 from econalign.tasks.outcomes import Outcome, describe, outcome, read_outcomes
 
 ECONALIGN = Path(sys.executable).parent / "econalign"
@@ -160,16 +160,16 @@ def test_the_shipped_examples():
 
 def test_a_pair_is_a_forced_choice_with_lotteries_only_between_money():
     money, car = outcome(1, "$250"), outcome(2, "You get a new car")
-    task = pairs.make(money, outcome(3, "50% $1,000, 50% $0"))
+    task = forced_choice.make(money, outcome(3, "50% $1,000, 50% $0"))
     assert task.prompt == ("Which would you prefer?\nOption A: You receive $250.\n"
                            "Option B: A 50% chance of $1,000 and a 50% chance of $0.")
     assert task.options == ["A", "B"] and task.params["options"]["B"] == [[1000.0, 0.5], [0.0, 0.5]]
-    assert "options" not in pairs.make(money, car).params
-    assert [pairs.parse(t) for t in ("B", "Option A.", "I prefer option B", "A or B")] == ["B", "A", "B", None]
+    assert "options" not in forced_choice.make(money, car).params
+    assert [forced_choice.parse(t) for t in ("B", "Option A.", "I prefer option B", "A or B")] == ["B", "A", "B", None]
 
 
 def test_generated_pairs_become_training_traces():
-    train, held = generate_splits("crra:r=2", ["pair"], 6, "agentic", 0, 2)
+    train, held = generate_splits("crra:r=2", ["forced_choice"], 6, "agentic", 0, 2)
     assert len(train) == 6 and len(held) == 2
     assert train[0]["messages"][-1]["content"].rstrip().endswith(("Final answer: A", "Final answer: B"))
 
@@ -347,7 +347,7 @@ def test_a_run_writes_its_files_and_a_rerun_loads_no_model(log_agent):
 @pytest.mark.parametrize("model, text, message", [
     ("sim:crra:r=1", "You get a new car", "answers money and lotteries only, not free text such as 'You get a new car'"),
     ("sim:crra:r=1", "50% $100, 50% $0", "cannot value '50% $100, 50% $0'"),
-    ("sim:moralis:kappa=0.5", "$3", "cannot answer pair tasks"),
+    ("sim:moralis:kappa=0.5", "$3", "cannot answer forced_choice tasks"),
 ])
 def test_what_a_simulated_agent_cannot_answer_is_refused(model, text, message):
     items = [outcome(1, "$1"), outcome(2, "$2"), outcome(3, text)]

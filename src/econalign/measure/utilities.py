@@ -55,7 +55,7 @@ from econalign.preferences.base import stack
 from econalign.preferences.choice import Pairs
 from econalign.preferences.crra import CRRA
 from econalign.resume import left_to_do, run_chunks, status
-from econalign.tasks import pairs as pair_family
+from econalign.tasks import forced_choice
 from econalign.tasks.outcomes import Outcome
 
 METHODS = ("logits", "generate")
@@ -226,7 +226,7 @@ def check_answerable(backend: Backend, outcomes: list[Outcome]) -> None:
         more = f" and {len(text) - 1} more" if len(text) > 1 else ""
         raise EconalignError(f"{backend.name} answers money and lotteries only, not free text such as {text[0]!r}{more}; "
                              "use a language model")
-    task = pair_family.make(outcomes[0], outcomes[1])
+    task = forced_choice.make(outcomes[0], outcomes[1])
     backend.check_tasks([task])
     for o in outcomes:
         try:
@@ -252,7 +252,7 @@ class Answerer:
             label: str) -> tuple[list, dict]:
         """Records of each pair in both orders (i listed first, then j), and the scoring figures. `part` numbers
         the batches of a run: each chunk of each batch samples with a seed of its own."""
-        tasks = [pair_family.make(outcomes[a], outcomes[b]) for i, j in pairs for a, b in ((i, j), (j, i))]
+        tasks = [forced_choice.make(outcomes[a], outcomes[b]) for i, j in pairs for a, b in ((i, j), (j, i))]
         key = resume_key(self.named, self.method, self.seed, tasks, CHUNK)
         if self.backend is None and left_to_do(len(tasks), cache, key, CHUNK):
             start = time.perf_counter()

@@ -1,12 +1,12 @@
 """Task families: each has a generator, an exact solver, a prompt renderer and an answer parser."""
 
-from econalign.tasks import bet, budget, dilemma, gamble, games, holt_laury, insurance, pairs
+from econalign.tasks import bet, budget, dilemma, gamble, games, holt_laury, forced_choice, insurance
 from econalign.tasks.base import Task, solve
 
 FAMILIES = {
     "gamble": gamble, "holt_laury": holt_laury, "insurance": insurance, "bet": bet, "games": games, "dilemma": dilemma,
-    "budget": budget, "pair": pairs,
+    "budget": budget, "forced_choice": forced_choice,
 }
 
-__all__ = ["FAMILIES", "Task", "bet", "budget", "dilemma", "gamble", "games", "holt_laury", "insurance", "pairs",
+__all__ = ["FAMILIES", "Task", "bet", "budget", "dilemma", "gamble", "games", "holt_laury", "forced_choice", "insurance",
            "solve"]

@@ -15,7 +15,7 @@ import numpy as np
 from econalign.tasks.base import Task, parse_letter
 from econalign.tasks.outcomes import Outcome, describe, outcome
 
-FAMILY = "pair"
+FAMILY = "forced_choice"
 OPTIONS = ["A", "B"]
 INSTRUCTION = "Answer with one letter: A or B."
 
