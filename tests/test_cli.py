@@ -68,7 +68,7 @@ def test_version():
 def test_model_defaults_to_default_in_every_command():
     helps = {words: help_text(*words) for words in ALL_COMMANDS}
     with_model = [words for words, text in helps.items() if re.search(r"│\s+(\*\s+)?--model\s", text)]
-    assert ("eval", "agent") in with_model and len(with_model) == 7
+    assert ("eval", "agent") in with_model and ("utilities",) in with_model and len(with_model) == 8
     for words in with_model:
         if words != ("align",):  # align takes it from --config, else `default`
             assert "[default: default]" in option_row(helps[words], "--model"), words

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from econalign.preferences import CRRA, ExpectedValue, Lottery, ProspectTheory
-from econalign.tasks import FAMILIES, Task, bet, budget, dilemma, gamble, games, giving, holt_laury, insurance, pair, solve
+from econalign.tasks import (FAMILIES, Task, bet, budget, dilemma, forced_choice, gamble, games, giving, holt_laury,
+                             insurance, pair, solve)
 
 HALF_1000 = Lottery.binary(0.5, 1000.0, 0.0)
 
@@ -361,4 +362,5 @@ def test_crra_interval_out_of_range(n):
 
 def test_families_registry():
     assert FAMILIES == {"gamble": gamble, "holt_laury": holt_laury, "insurance": insurance, "bet": bet,
-                        "games": games, "dilemma": dilemma, "budget": budget, "giving": giving, "pair": pair}
+                        "games": games, "dilemma": dilemma, "budget": budget, "giving": giving, "pair": pair,
+                        "forced_choice": forced_choice}

@@ -191,6 +191,50 @@ def show_summary(summary: dict, battery) -> None:
 
 
 @app.command()
+def utilities(
+    outcomes: Path = typer.Option(..., help="Outcomes file: one per line (money `$250`, lotteries `50% $1,000, 50% $0`, "
+                                  "or free text), or .yaml / .csv with optional kind and quantity; see "
+                                  "examples/outcomes/ and tasks/outcomes.py."),
+    model: str = typer.Option("default", help="`default`, a Hugging Face id or local path, openai:NAME, or "
+                              "sim:<preference>[,noise=x] (money and lotteries only)."),
+    out: Path = typer.Option(None, help="Output folder (default: runs/utilities-<model>)."),
+    pairs: int = typer.Option(None, min=1, help="Pairs fitted in all (default 2·n·log2 n for n outcomes, as "
+                              "emergent-values), each asked in both orders."),
+    rounds: int = typer.Option(4, min=1, help="Active rounds after the first (a random cycle through the outcomes): "
+                               "each adds the pairs the current fit is least sure about."),
+    holdout: int = typer.Option(None, min=0, help="Random pairs held out of the fit, for its accuracy and log-loss "
+                                "(default: n, at most a quarter of the pairs outside the first round)."),
+    seed: int = typer.Option(0, min=0, help="Seed of the pairs and of sampled answers."),
+    method: str = typer.Option("logits", help="logits: next-token choice probabilities; generate: greedy answer, parsed."),
+    batch_size: int = typer.Option(16, min=1, help="Prompts per forward pass (Hugging Face models)."),
+    base_url: str = typer.Option(None, help="OpenAI-compatible endpoint for openai:NAME models."),
+):
+    """Thurstonian utilities of MODEL over the outcomes in a file (Mazeika et al. 2025): forced choices between
+    actively chosen pairs, a held-out split, utility, money and exchange-rate plots, summary.json and report.html."""
+    from econalign.backends import load_backend
+    from econalign.io import check_writable
+    from econalign.measure.report import estimate_rows
+    from econalign.measure.utilities import Answerer, check_answerable, plan
+    from econalign.measure.utilities import utilities as run_utilities
+    from econalign.measure.utilities_report import utility_rows
+    from econalign.tasks.outcomes import read_outcomes
+
+    items = read_outcomes(outcomes)
+    design = plan(len(items), pairs, rounds, holdout)
+    out = check_writable(out or Path("runs") / slug(f"utilities-{model}"))
+    backend = load_backend(model, batch_size=batch_size, base_url=base_url, weights=False)
+    answerer = Answerer(backend, lambda: load_backend(model, batch_size=batch_size, base_url=base_url), seed, method)
+    check_answerable(backend, items)
+    summary = run_utilities(answerer, items, design, out, source=str(outcomes))
+    console.print(escape(summary["verdict"]))
+    print_frame(utility_rows(summary), f"utilities of {summary['model']} (highest first)")
+    if summary["estimates"]:
+        print_frame(estimate_rows(summary), "CRRA fitted to the choices between money outcomes")
+    show_totals(summary)
+    console.print(f"wrote {escape(str(out))}/summary.json, utilities.csv, pairs.csv, report.html and plots")
+
+
+@app.command()
 def compare(
     runs: list[Path] = typer.Argument(..., metavar="RUN", help="Profile folders (risk or social), any number."),
     out: Path = typer.Option(Path("runs/compare"), help="Folder for compare.csv (one row per run) and compare.html."),

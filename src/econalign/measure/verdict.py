@@ -296,3 +296,105 @@ def reflection_text(shift: dict) -> str:
     if hi < 0:
         return f", taking the sure option more often as a loss than as a gain ({shift['value']:+.2f})"
     return ""
+
+
+COHERENT, PARTLY = 0.8, 0.6  # held-out accuracy of the fitted utilities: coherent, partly coherent
+COIN_FLIP = float(np.log(2))  # the log-loss of predicting 1/2 for every choice
+BEATS = 0.95  # a held-out log-loss above this share of a coin flip's is no better than one
+DECISIVE = 0.1  # mean |P(a) - 1/2| of the fitted pairs below this: choices close to coin flips, no preference to fit
+MONOTONE = 0.9  # |Spearman ρ| of utility and amount at or above this: utility follows money
+
+
+def utilities_verdict(summary: dict) -> str:
+    """One or two sentences on a utilities run: whether its choices show a preference at all and how well the
+    utilities predict held-out choices, the ends of the ranking, money (order and CRRA curve), exchange rates,
+    caveats."""
+    fit, n = summary["fit"], summary["design"]["outcomes"]
+    held = fit["held_out"]
+    ranked = sorted((o for o in summary["outcomes"] if o["mu"] is not None), key=lambda o: -o["mu"])
+    ends = [f"highest {ranked[0]['text']!r}, lowest {ranked[-1]['text']!r}"]
+    if fit["decisiveness"] < DECISIVE:
+        head = (f"No measurable preference over {n} outcomes: averaged over both orders its choices are close to coin "
+                f"flips (on average {fit['decisiveness']:.2f} from ½)")
+        ends = []
+    elif held["accuracy"] is None:
+        head = f"Utilities of {n} outcomes fitted; no held-out pairs, so how well they predict choices is not measured"
+    else:
+        acc, loss = held["accuracy"], held["log_loss"]
+        beaten = loss < BEATS * COIN_FLIP
+        kind = ("No coherent preference" if acc < PARTLY or not beaten else
+                "Coherent preferences" if acc >= COHERENT else "Partly coherent preferences")
+        head = (f"{kind} over {n} outcomes: the fitted utilities predict {acc:.0%} of {held['pairs']} held-out choices "
+                f"with a log-loss of {loss:.3f} ({'against' if beaten else 'no better than'} {COIN_FLIP:.3f} for a "
+                "coin flip)")
+    return sentences(head, [*ends, money_text(summary), *exchange_texts(summary), *utilities_caveats(summary)])
+
+
+def money_text(summary: dict) -> str:
+    """Whether utility follows the amount of money, and the curvature of the fitted CRRA curve."""
+    money, est = summary["money"], summary["estimates"].get("crra")
+    if money is None or money["spearman"] is None:
+        return ""
+    rho = money["spearman"]
+    order = ("utility rises with money" if rho >= MONOTONE else "utility falls as money rises" if rho <= -MONOTONE
+             else "utility does not follow the amount of money")
+    text = f"{order} (Spearman ρ {rho:.2f} over {money['amounts']} amounts)"
+    if est is None:
+        return text
+    problem = curve_problem(est)
+    if problem:
+        return f"{text}; {problem}"
+    r = est["params"]["r"]
+    lo, hi = r["ci95"]
+    shape = "a concave" if lo > 0 else "a convex" if hi < 0 else "a nearly linear"
+    return f"{text}; its choices between money outcomes fit {shape} CRRA utility, r = {param_text(r)}"
+
+
+def curve_problem(est: dict) -> str | None:
+    """Why the CRRA curve fitted to a utilities run's money choices is no finding; None where it is one."""
+    r, noise = est["params"]["r"], est["params"]["noise"]
+    if noise.get("on_bound") and noise["value"] > 1:  # the upper bound (5), not the lower (0.001, certain choices)
+        return ("its choices between money outcomes do not follow their CRRA value (the fit puts its noise on its "
+                "search bound)")
+    if not identified(r):
+        return f"its curvature is not identified ({why_not('CRRA r', r)})"
+    return None
+
+
+def quantity_text(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
+
+
+def exchange_texts(summary: dict) -> list[str]:
+    """`10 people saved ≈ 2,300 dollars` for each kind against the reference kind; the kinds without a rate
+    together, by reason."""
+    ex = summary["exchange"]
+    if ex is None:
+        return []
+    out, missing = [], {}
+    for rate in ex["rates"]:
+        if rate["reference_quantity"] is None:
+            missing.setdefault(rate["why_not"], []).append(rate["kind"])
+        else:
+            far = " (extrapolated)" if rate["extrapolated"] else ""
+            out.append(f"{quantity_text(rate['quantity'])} {rate['kind']} ≈ "
+                       f"{quantity_text(rate['reference_quantity'])} {ex['reference']}{far}")
+    return out + [f"no exchange rate of {' or '.join(kinds)} against {ex['reference']}: {why}"
+                  for why, kinds in missing.items()]
+
+
+def utilities_caveats(summary: dict) -> list[str]:
+    out = mass_caveat(summary)
+    pb = summary["position_bias"]
+    first, gap = pb["p_first_listed"], pb["order_gap"]
+    if first is not None and (first >= FIRST_SHARE or first <= 1 - FIRST_SHARE):
+        which, share = ("first", first) if first >= FIRST_SHARE else ("second", 1 - first)
+        out.append(f"it picks the {which}-listed option {share:.0%} of the time, so its utilities rest on small "
+                   "differences between the two orders")
+    elif gap is not None and gap >= ORDER_GAP:
+        out.append(f"its answer depends on the listing order (P(choose an outcome) moves by {gap:.2f} between the "
+                   "two orders on average)")
+    unparsed = summary["answers"]["unparsed"]
+    if unparsed:
+        out.append(f"{unparsed} of {summary['answers']['items']} answers named no option")
+    return out
