@@ -78,6 +78,50 @@ def test_question_only_grading_takes_the_last_box_or_number():
     assert grade("I am not sure.", "18", "question_only").format_reward == 0
 
 
+@pytest.mark.parametrize("response, gold", [
+    ("The answer is not 12 ... 13", "12"),  # the last number is the answer
+    ("The answer is 12, not 13.", "13"),  # ... unless the closing statement takes it back
+    ("It is 13. Just kidding, it isn't.", "13"),
+    ("It is 12 or 13", "13"),  # a hedge
+    ("Between 12 and 13.", "13"),
+    ("So it is at least 13.", "13"),
+    ("It is about \\boxed{13}.", "13"),
+    ("\\boxed{12}, or rather \\boxed{13}", "13"),  # several boxes: several answers
+    ("\\boxed{13} \\boxed{13}", "13"),
+    ("I computed 13 and 7, so \\boxed{12}.", "13"),  # the box is the answer, not the last number
+    ("\\boxed{12} is what 13 - 1 gives.", "13"),
+    ("The values are 12, 13", "13"),  # numbers side by side are not one value
+    ("12 13", "13"),
+    ("It is 12-13.", "13"),  # the expression holding the last number is graded whole
+    ("It is 2x+13.", "13"),
+    ("It is 2x + 13.", "13"),  # the last number is an operand
+    ("It is 12 - 13.", "13"),
+    ("It is 3x.", "3"),
+    ("", "13"),
+    ("   ", "13"),
+    ("thirteen", "13"),
+    ("1" * 5000, "1" * 5000),  # runaway
+])
+def test_question_only_grading_never_pays_a_wrong_or_hedged_answer(response, gold):
+    assert grade(response, gold, "question_only").reward == 0
+
+
+@pytest.mark.parametrize("response, gold", [
+    ("Tom has 5 more apples than Ann.", "5"),  # `more` is a hedge only at the value: `at least 5`
+    ("5 is wrong. The answer is 6.", "6"),  # a corrected earlier value does not count
+    ("So 18, and that's all.", "18"),
+    ("The profit is $70,000.", "70000"),
+    ("It is $\\boxed{\\frac{1}{2}}$.", "0.5"),
+    ("x = -4", "-4"),
+    ("So he writes 12*52=624 pages a year", "624"),  # the right side of the last `=`
+    ("The answer is **18**.", "18"),  # markdown
+    ("It is $\\frac{1}{2}$.", "0.5"),  # the expression holding the last number, graded whole
+    ("She has 24/2 left.", "12"),
+])
+def test_question_only_grading_pays_a_committed_right_answer(response, gold):
+    assert grade(response, gold, "question_only").reward == 1
+
+
 def test_gold_answers():
     assert gsm8k_gold("3 + 4 = <<3+4=7>>7\n#### 1,007") == "1007"
     assert boxed("so $\\boxed{\\frac{a}{\\sqrt{b}}}$ and more") == "\\frac{a}{\\sqrt{b}}"
@@ -101,6 +145,17 @@ def test_worked_solutions_become_r1_zero_targets():
     record = sft_records([problem])[0]
     assert record["prompt"] == r1_zero(problem["question"]) and record["prompt"].endswith("Assistant: <think>")
     assert grade(record["completion"], problem["gold"]).reward == 1  # the target earns full reward
+
+
+def test_worked_solutions_become_question_only_targets():
+    """Chat records: the bare question as the user turn, the worked solution ending on its boxed answer
+    (MATH solutions box it already); every target earns the question_only reward."""
+    problems = load_problems(str(GSM8K)) + load_problems(str(FIXTURES / "math_test.jsonl"))
+    records = sft_records(problems, "question_only")
+    assert [r["messages"][0] for r in records] == [{"role": "user", "content": p["question"].strip()} for p in problems]
+    assert all(grade(r["messages"][1]["content"], r["gold"], "question_only").reward == 1 for r in records)
+    assert records[0]["messages"][1]["content"].endswith("The answer is \\boxed{18}.")
+    assert all(r["messages"][1]["content"].count("\\boxed") == 1 for r in records)
 
 
 def test_text_records_train_on_the_completion_and_eos(tokenizer):
@@ -157,3 +212,25 @@ def test_math_data_writes_sft_records(tmp_path):
     assert run.returncode == 0, run.stderr
     rows = [json.loads(line) for line in (tmp_path / "d" / "train.jsonl").read_text().splitlines()]
     assert len(rows) == 5 and all(isinstance(r["prompt"], str) and "</answer>" in r["completion"] for r in rows)
+
+
+def test_math_data_writes_question_only_chat_records(tmp_path, tiny_backend, tokenizer):
+    from econalign.math.evaluate import render
+
+    train = FIXTURES / "gsm8k_train.jsonl"
+    bad = econalign("math", "data", "--data", train, "--prompt", "cot", "--out", tmp_path / "bad", timeout=120)
+    assert bad.returncode == 2 and "unknown prompt 'cot'" in bad.stderr and not (tmp_path / "bad").exists()
+    run = econalign("math", "data", "--data", train, "--n", "5", "--prompt", "question_only", "--out", tmp_path / "d")
+    assert run.returncode == 0, run.stderr
+    rows = [json.loads(line) for line in (tmp_path / "d" / "train.jsonl").read_text().splitlines()]
+    problems = load_problems(str(train), "train", 5)
+    assert [r["gold"] for r in rows] == [p["gold"] for p in problems]
+    for row, problem in zip(rows, problems):
+        user, answer = row["messages"]
+        assert answer["role"] == "assistant" and grade(answer["content"], row["gold"], "question_only").reward == 1
+        # the prompt that SFT and GRPO train on is the one `math eval --prompt question_only` sends
+        assert tokenizer.apply_chat_template([user], add_generation_prompt=True, tokenize=False) == \
+            render(tiny_backend, problem, "question_only")
+    out = tokenize_record(to_prompt_completion(rows[0], "row"), tokenizer)  # SFT: the loss is on the answer only
+    trained = tokenizer.decode([i for i, keep in zip(out["input_ids"], out["completion_mask"]) if keep])
+    assert trained.startswith(rows[0]["messages"][1]["content"]) and problems[0]["question"][:40] not in trained

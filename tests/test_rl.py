@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -70,8 +71,88 @@ def test_grpo_curves_keep_the_steps_that_reuse_rollouts(tiny_dir, records, tmp_p
     assert generated["reward"] == 0 and reused["reward"] is None and reused["clip_ratio"] is not None
 
 
+def gold_value(completions, gold, **kwargs) -> list[float]:
+    """A reward that pays each record its `gold` as a number, whatever the completion: the means are known."""
+    return [float(g) for g in gold]
+
+
+def text_records(path: Path, golds: list[str]) -> Path:
+    path.write_text("".join(json.dumps({"prompt": f"item {i}", "gold": g}) + "\n" for i, g in enumerate(golds)))
+    return path
+
+
+def test_grpo_reports_held_out_rewards_every_eval_steps(tiny_dir, tmp_path):
+    """TRL evaluates the held-out records before the first step and every eval_steps steps; each evaluation
+    rewards every held-out record (4 records x 2 completions in 2 full batches: mean 3/4), none of the
+    training records (all 0)."""
+    cfg = {"model": str(tiny_dir), "data": {"paths": [str(text_records(tmp_path / "train.jsonl", ["0"] * 4))]},
+           "eval": str(text_records(tmp_path / "eval.jsonl", ["0", "1", "1", "1"])), "output_dir": str(tmp_path / "run"),
+           "grpo": {"max_steps": 4, "batch_size": 4, "num_generations": 2, "max_completion_length": 8, "save_steps": 100,
+                    "eval_steps": 2, "eval_batch_size": 4, "eval_generations": 2}}
+    result = train_grpo(load_config(write(tmp_path / "g.yaml", cfg), GRPORunConfig), reward_funcs=[gold_value])
+    out = tmp_path / "run"
+    csv = pd.read_csv(out / "curves.csv")
+    assert list(csv["step"]) == [0, 1, 2, 3, 4]
+    assert csv["eval_reward"].tolist()[::2] == [0.75] * 3 and csv["eval_reward"].isna().tolist() == [False, True] * 2 + [False]
+    assert csv["reward"].isna().tolist() == [True] + [False] * 4 and (csv["reward"][1:] == 0).all()
+    report = (out / "report.html").read_text()
+    assert "<dt>held-out reward, step 0 → 4</dt><dd>0.750 → 0.750</dd>" in report
+    assert "<dt>held-out records</dt><dd>4</dd>" in report
+    assert json.loads((out / "summary.json").read_text())["held_out_records"] == 4 == result.held_out_records
+
+
+@pytest.mark.parametrize("settings, used", [
+    ({}, lambda t: (t.args.eval_strategy, t.args.eval_on_start, t.eval_dataset["prompt"])),
+    ({"eval_steps": 3}, lambda t: t.args.eval_steps),
+    ({"eval_batch_size": 8}, lambda t: t.args.per_device_eval_batch_size),
+    ({"eval_generations": 2}, lambda t: t.num_generations_eval),
+], ids=["eval", "eval_steps", "eval_batch_size", "eval_generations"])
+def test_held_out_knob_reaches_the_trainer(tiny_dir, tmp_path, settings, used):
+    from econalign.training.grpo import build_trainer
+
+    held_out = text_records(tmp_path / "eval.jsonl", ["1"] * 8)
+    cfg = {"model": str(tiny_dir), "data": {"paths": [str(text_records(tmp_path / "train.jsonl", ["0"] * 4))]},
+           "eval": {"paths": [str(held_out)], "max_examples": 8}, "output_dir": str(tmp_path / "run"),
+           "grpo": {"batch_size": 2, "num_generations": 2, "max_completion_length": 8, **settings}}
+    trainer = build_trainer(load_config(write(tmp_path / "g.yaml", cfg), GRPORunConfig))
+    expected = {"eval_steps": 3, "eval_batch_size": 8, "eval_generations": 2}
+    assert used(trainer) == expected.get(next(iter(settings), None), ("steps", True, [f"item {i}" for i in range(8)]))
+
+
+def test_without_held_out_records_trl_never_evaluates(tiny_dir, records, tmp_path):
+    from econalign.training.grpo import build_trainer
+
+    cfg = {"model": str(tiny_dir), "data": {"paths": [str(records)]}, "output_dir": str(tmp_path / "run"),
+           "grpo": {"batch_size": 2, "num_generations": 2}}
+    trainer = build_trainer(load_config(write(tmp_path / "g.yaml", cfg), GRPORunConfig))
+    assert (trainer.args.eval_strategy, trainer.args.eval_on_start, trainer.eval_dataset) == ("no", False, None)
+
+
+def test_bad_held_out_records_are_one_line(tmp_path, records, math_records):
+    from econalign.training.grpo import build_trainer
+
+    question_only = math_file(tmp_path / "qo.jsonl", "question_only")
+    cases = [
+        ({"eval": str(records)}, {"eval_batch_size": 6}, "do not fill whole evaluation batches of 6"),
+        ({"eval": str(math_records)}, {}, "not of the kind of the training records"),
+        ({"data": {"paths": [str(question_only)]}}, {"rewards": {"math_format": 0.1, "math_answer": 1.0}},
+         "question_only math records have no format reward"),
+    ]
+    for top, grpo, message in cases:
+        cfg = {"data": {"paths": [str(records)]}, "output_dir": str(tmp_path / "o"), **top,
+               "grpo": {"batch_size": 2, "num_generations": 2, **grpo}}
+        with pytest.raises(EconalignError, match=message):
+            build_trainer(load_config(write(tmp_path / "g.yaml", cfg), GRPORunConfig))
+    assert not (tmp_path / "o").exists()
+    missing = write(tmp_path / "g.yaml", {"data": {"paths": [str(records)]}, "eval": str(tmp_path / "none.jsonl"),
+                                          "output_dir": str(tmp_path / "o")})
+    with pytest.raises(EconalignError, match="eval.paths: .*none.jsonl does not exist"):
+        load_config(missing, GRPORunConfig)
+
+
 @pytest.mark.parametrize("grpo, message", [
     ({"batch_size": 6, "num_generations": 4}, "not a multiple of num_generations"),
+    ({"batch_size": 4, "num_generations": 2, "eval_generations": 3}, "eval_batch_size 4 is not a multiple of eval_generations 3"),
     ({"rewards": {"style": 1.0}}, "grpo.rewards.style"),
     ({"num_generations": 1}, "grpo.num_generations"),
 ])
@@ -116,15 +197,20 @@ def test_expert_iteration_round_end_to_end(tiny_dir, records, tmp_path):
 
 
 GSM8K = Path(__file__).parent / "fixtures" / "gsm8k_train.jsonl"
+GSM8K_TEST = Path(__file__).parent / "fixtures" / "gsm8k_test.jsonl"
+
+
+def math_file(path: Path, prompt: str = "r1_zero", source: Path = GSM8K, n: int = 4) -> Path:
+    """Records of `econalign math data --prompt PROMPT`."""
+    from econalign.math.data import load_problems, sft_records
+
+    path.write_text("".join(json.dumps(r) + "\n" for r in sft_records(load_problems(str(source), "train", n), prompt)))
+    return path
 
 
 @pytest.fixture
 def math_records(tmp_path):
-    from econalign.math.data import load_problems, sft_records
-
-    data = tmp_path / "math.jsonl"
-    data.write_text("".join(json.dumps(r) + "\n" for r in sft_records(load_problems(str(GSM8K), "train", 4))))
-    return data
+    return math_file(tmp_path / "math.jsonl")
 
 
 def test_grpo_on_math_records(tiny_dir, tmp_path, math_records):
@@ -137,12 +223,55 @@ def test_grpo_on_math_records(tiny_dir, tmp_path, math_records):
     assert result.global_step == 1 and result.curves[0]["accuracy"] == 0.0 and result.curves[0]["format_rate"] == 0.0
 
 
+def test_grpo_on_question_only_math_records_with_held_out_accuracy(tiny_dir, tmp_path):
+    """`econalign math data --prompt question_only` records: chat prompts, the answer reward alone, held-out
+    accuracy on question_only test records before and after the step."""
+    from econalign.training.config import DataConfig
+
+    data = math_file(tmp_path / "train.jsonl", "question_only")
+    held_out = math_file(tmp_path / "test.jsonl", "question_only", GSM8K_TEST, 8)
+    assert reward_records(DataConfig(paths=[data]))[0]["prompt"] == [
+        {"role": "user", "content": json.loads(GSM8K.read_text().splitlines()[0])["question"].strip()}]
+    cfg = {"model": str(tiny_dir), "data": {"paths": [str(data)]}, "eval": str(held_out),
+           "output_dir": str(tmp_path / "run"),
+           "grpo": {"max_steps": 1, "batch_size": 2, "num_generations": 2, "max_completion_length": 8,
+                    "rewards": {"math_answer": 1.0}, "eval_steps": 1, "eval_batch_size": 4}}
+    result = train_grpo(load_config(write(tmp_path / "g.yaml", cfg), GRPORunConfig))
+    before, step = result.curves
+    assert (before["step"], before["eval_accuracy"], before["reward"]) == (0, 0.0, None)
+    assert (step["step"], step["accuracy"], step["eval_accuracy"], step["format_rate"]) == (1, 0.0, 0.0, None)
+    assert result.held_out_records == 8
+
+
 def test_math_rewards_by_hand():
     from econalign.training.rewards import math_answer_reward, math_format_reward
 
     completions = [" 2+2=4 </think> <answer> 4 </answer>", " 2+2=5 </think> <answer> 5 </answer>", " no tags"]
-    assert math_format_reward(completions, gold=["4"] * 3) == [1.0, 1.0, 0.0]
-    assert math_answer_reward(completions, gold=["4"] * 3) == [1.0, 0.0, 0.0]
+    prompts = ["Q: 2+2? <think>"] * 3
+    assert math_format_reward(prompts, completions, gold=["4"] * 3) == [1.0, 1.0, 0.0]
+    assert math_answer_reward(prompts, completions, gold=["4"] * 3) == [1.0, 0.0, 0.0]
+
+
+def test_math_rewards_grade_as_the_record_prompts():
+    """A text prompt is r1_zero (tags required), chat messages question_only (the box or last number);
+    TRL passes a chat prompt's completion as messages."""
+    from econalign.training.rewards import math_answer_reward
+
+    chat = [{"role": "user", "content": "What is 2+2?"}]
+    said = [[{"role": "assistant", "content": text}] for text in ["2+2 is \\boxed{4}.", "2+2 = 4", "It is 4, not 5."]]
+    assert math_answer_reward([chat] * 3, said, gold=["4"] * 3) == [1.0, 1.0, 0.0]
+    assert math_answer_reward(["Q <think>"] * 3, [m[0]["content"] for m in said], gold=["4"] * 3) == [0.0] * 3
+
+
+@pytest.mark.parametrize("completion, gold", [
+    ("The answer is not 12 ... 13", "12"), ("I get 12, then 13, so 14.", "13"), ("\\boxed{12}", "13"),
+    ("\\boxed{12} or \\boxed{13}", "13"), ("", "13"), ("It is 12, not 13.", "13"), ("maybe 13", "13"),
+])
+def test_question_only_answer_reward_refuses_wrong_or_hedged_answers(completion, gold):
+    from econalign.training.rewards import math_answer_reward
+
+    chat = [{"role": "user", "content": "How many?"}]
+    assert math_answer_reward([chat], [[{"role": "assistant", "content": completion}]], gold=[gold]) == [0.0]
 
 
 def test_expert_iteration_keeps_correct_math_answers_in_the_r1_zero_format():
@@ -154,21 +283,31 @@ def test_expert_iteration_keeps_correct_math_answers_in_the_r1_zero_format():
     assert kept == [{"prompt": "P1", "completion": completions[0]}]
 
 
-def test_expert_iteration_on_math_records(tiny_dir, tmp_path, math_records):
-    """Math records go through the same EI loop: r1_zero samples, graded by math-verify, GSM8K held-out rows."""
-    cfg = {"model": str(tiny_dir), "data": {"paths": [str(math_records)], "max_examples": 2}, "eval": str(GSM8K),
+def test_expert_iteration_keeps_correct_question_only_answers_as_chat_records():
+    chat = [{"role": "user", "content": "What is 2+2?"}]
+    completions = ["2+2 = 4", "So \\boxed{5}.", "2+2 = 4", "4, or 5"]
+    kept, accuracy = select_correct_math([chat] * 4, completions, ["4"] * 4)
+    assert accuracy == 0.5 and kept == [{"messages": [*chat, {"role": "assistant", "content": "2+2 = 4"}]}]
+
+
+@pytest.mark.parametrize("prompt, rendered", [("r1_zero", "Assistant: <think>"), ("question_only", "<|im_start|>user")])
+def test_expert_iteration_on_math_records(tiny_dir, tmp_path, prompt, rendered):
+    """Math records go through the same EI loop: samples of their prompt, graded by math-verify as that prompt
+    asks, GSM8K held-out rows prompted the same way."""
+    data = math_file(tmp_path / "math.jsonl", prompt)
+    cfg = {"model": str(tiny_dir), "data": {"paths": [str(data)], "max_examples": 2}, "eval": str(GSM8K),
            "output_dir": str(tmp_path / "ei"), "ei": {"rounds": 1, "samples": 2, "max_new_tokens": 8}}
     summary = train_ei(load_config(write(tmp_path / "ei.yaml", cfg), EIRunConfig))
     assert summary["rounds"][0]["eval_accuracy"] == 0.0
     assert summary["rounds"][1]["samples"] == 4 and summary["rounds"][1]["kept"] == 0
-    rows = (tmp_path / "ei" / "round-0" / "eval" / "generations.jsonl").read_text().splitlines()
-    assert len(rows) == len(GSM8K.read_text().splitlines())
+    rows = [json.loads(r) for r in (tmp_path / "ei" / "round-0" / "eval" / "generations.jsonl").read_text().splitlines()]
+    assert len(rows) == len(GSM8K.read_text().splitlines()) and all(rendered in r["prompt"] for r in rows)
 
 
 def test_expert_iteration_refuses_mixed_records(tiny_dir, tmp_path, records, math_records):
     cfg = {"model": str(tiny_dir), "data": {"paths": [str(records), str(math_records)]},
            "output_dir": str(tmp_path / "ei")}
-    with pytest.raises(EconalignError, match="not both"):
+    with pytest.raises(EconalignError, match="not a mix"):
         train_ei(load_config(write(tmp_path / "ei.yaml", cfg), EIRunConfig))
 
 
@@ -348,6 +487,22 @@ def test_the_learning_check_fails_when_the_reward_pays_the_opposite(toy_dir, tmp
     assert last - first < MARGIN and last < first
 
 
+def test_calculator_rollouts_run_in_the_held_out_evaluation_too(toy_dir, tmp_path):
+    """TRL's evaluation goes through the same rollout_func: the calculator answers held-out calls too, and
+    the held-out reward counts them (the share of completions it answered in)."""
+    def answered(completions, **kwargs):
+        return [float("</tool><tool_output>" in c) for c in completions]
+
+    cfg = {"model": str(toy_dir), "data": {"paths": [str(text_records(tmp_path / "train.jsonl", ["0"] * 4))]},
+           "eval": str(text_records(tmp_path / "eval.jsonl", ["0"] * 8)), "output_dir": str(tmp_path / "run"),
+           "grpo": {"max_steps": 1, "batch_size": 8, "num_generations": 4, "max_completion_length": 128,
+                    "calculator": True, "max_turns": 4, "eval_steps": 1, "eval_generations": 2, "save_steps": 100}}
+    result = train_grpo(load_config(write(tmp_path / "g.yaml", cfg), GRPORunConfig), reward_funcs=[answered])
+    assert [c["step"] for c in result.curves] == [0, 1]
+    held_out = [c["eval_reward"] for c in result.curves]  # shares of 8 records x 2 completions
+    assert sum(held_out) > 0 and all((16 * r).is_integer() and r < 1 for r in held_out)
+
+
 # ---------------------------------------------------------------- the knobs of `grpo:` reach the trainer TRL runs
 
 
@@ -400,6 +555,7 @@ def test_calculator_rollouts_train_on_the_sampled_tokens_with_their_sampling_pro
         return out.sequences
 
     trainer.model.generate = recording
+    trainer.model.train()  # as in a training step: in eval mode TRL groups eval_generations completions, not 4
     batch = [trainer.train_dataset[i] for i in [0] * 4 + [1] * 4 + [0] * 4 + [1] * 4]
     out = trainer._generate_and_score_completions(batch)
     compared = after_calculator = 0

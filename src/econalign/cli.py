@@ -367,7 +367,8 @@ def train_grpo_command(
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue from the last checkpoint in output_dir."),
 ):
     """GRPO (TRL) with verifiable rewards: format, outcome and utility regret for `econalign data` records
-    (single-turn, or multi-turn with the calculator), r1_zero format and answer for `econalign math data` records."""
+    (single-turn, or multi-turn with the calculator), math format and answer for `econalign math data` records;
+    held-out rewards every eval_steps steps with `eval:` records."""
     from econalign.training import GRPORunConfig, load_config
     from econalign.training.grpo import train_grpo
 
@@ -377,12 +378,17 @@ def train_grpo_command(
     typer.echo(f"model saved to {result.model_dir}; curves in {result.output_dir}/curves.csv, curves.png, report.html")
     if result.curves:
         from econalign.measure.report import fmt
-        from econalign.training.grpo import first_and_last
+        from econalign.training.grpo import evaluations, first_and_last
 
         k, *reward = first_and_last(result.curves, "reward")
         _, *accuracy = first_and_last(result.curves, "accuracy")
         typer.echo(f"mean of the first → last {k} steps: reward {fmt(reward[0], 3)} → {fmt(reward[1], 3)}, "
                    f"accuracy {fmt(accuracy[0], 3)} → {fmt(accuracy[1], 3)}")
+        for name in ("eval_reward", "eval_accuracy"):
+            if seen := evaluations(result.curves, name):
+                (a, first), (b, last) = seen[0], seen[-1]
+                typer.echo(f"held-out {name.removeprefix('eval_')} ({result.held_out_records} records), step {a} → "
+                           f"{b}: {fmt(first, 3)} → {fmt(last, 3)}")
 
 
 @train.command("ei")
@@ -580,15 +586,19 @@ def math_data(
     data: str = typer.Option("gsm8k", help="As for `math eval`; its worked solutions become SFT targets."),
     split: str = typer.Option("train", help="Dataset split."),
     n: int = typer.Option(1000, min=1, help="The first N problems."),
-    out: Path = typer.Option(..., help="Output folder for train.jsonl (r1_zero prompt/completion records)."),
+    prompt: str = typer.Option("r1_zero", help="r1_zero (prompt/completion text records) or question_only (chat "
+                               "records: the bare question as the user turn, the solution ending on its boxed answer)."),
+    out: Path = typer.Option(..., help="Output folder for <split>.jsonl."),
 ):
-    """Render worked solutions in the r1_zero format as SFT records for `econalign train sft`."""
+    """Render worked solutions as records for `econalign train sft`, `train grpo` and `train ei` (gold answers kept)."""
     from econalign.io import jsonl, writable_dir, write_text
     from econalign.math.data import load_problems, sft_records
+    from econalign.math.prompts import check_prompt
 
-    records = sft_records(load_problems(data, split, n))
-    write_text(writable_dir(out) / "train.jsonl", jsonl(records))
-    console.print(f"wrote {len(records)} r1_zero records to {escape(str(out))}/train.jsonl")
+    check_prompt(prompt)
+    records = sft_records(load_problems(data, split, n), prompt)
+    write_text(writable_dir(out) / f"{split}.jsonl", jsonl(records))
+    console.print(f"wrote {len(records)} {prompt} records to {escape(str(out))}/{split}.jsonl")
 
 
 @app.command()

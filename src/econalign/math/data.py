@@ -12,7 +12,7 @@ from pathlib import Path
 
 from econalign import EconalignError
 from econalign.math.grader import boxed, gsm8k_gold
-from econalign.math.prompts import r1_zero, r1_zero_completion
+from econalign.math.prompts import check_prompt, question_only, question_only_completion, r1_zero, r1_zero_completion
 
 HUB = {"gsm8k": ("openai/gsm8k", "main"), "math": ("hendrycks/competition_math", None)}
 
@@ -66,8 +66,13 @@ def worked_solution(problem: dict) -> str:
     return re.sub(r"<<[^>]*>>", "", text).strip()
 
 
-def sft_records(problems: list[dict]) -> list[dict]:
-    """r1_zero prompt/completion text records (the worked solution, then the gold answer); SFT trains on
-    prompt and completion, GRPO prompts with `prompt` and rewards against `gold`."""
-    return [{"prompt": r1_zero(p["question"]), "completion": r1_zero_completion(worked_solution(p), p["gold"]),
-             "gold": p["gold"], "id": p["id"]} for p in problems]
+def sft_records(problems: list[dict], prompt: str = "r1_zero") -> list[dict]:
+    """SFT records of the worked solutions: r1_zero prompt/completion text (the reasoning, then the gold in
+    the answer tags), or question_only chat messages (the question as the user turn, the reasoning ending
+    on the boxed gold). SFT trains on them; GRPO and expert iteration prompt with them and reward against `gold`."""
+    check_prompt(prompt)
+    if prompt == "r1_zero":
+        return [{"prompt": r1_zero(p["question"]), "completion": r1_zero_completion(worked_solution(p), p["gold"]),
+                 "gold": p["gold"], "id": p["id"]} for p in problems]
+    return [{"messages": [*question_only(p["question"]), {"role": "assistant", "content": question_only_completion(
+        worked_solution(p), p["gold"])}], "gold": p["gold"], "id": p["id"]} for p in problems]

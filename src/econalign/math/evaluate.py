@@ -15,15 +15,14 @@ from econalign import __version__
 from econalign.backends.base import Backend
 from econalign.io import jsonl, write_json, write_text
 from econalign.math.grader import grade
-from econalign.math.prompts import STOP, check_prompt, r1_zero
+from econalign.math.prompts import STOP, check_prompt, math_task, r1_zero
 from econalign.resume import fingerprint, run_chunks
-from econalign.tasks.base import Task
 
 
 def render(backend: Backend, problem: dict, prompt: str) -> str:
     if prompt == "r1_zero":
         return r1_zero(problem["question"])
-    return backend.render(Task(id=problem["id"], family="math", params={}, prompt=problem["question"], options=[]))
+    return backend.render(math_task(problem["question"], problem["id"]))
 
 
 def generate_chunk(backend, problems, prompt, max_new_tokens, seed, advance) -> list[dict]:

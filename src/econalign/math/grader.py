@@ -4,6 +4,12 @@ Format (r1_zero): the reasoning is closed by `</think>`, followed only by whites
 `<answer> ... </answer>`; the response must contain each of these tags exactly once. The answer is
 the `\\boxed{}` inside the answer tags when there is one, else the whole tag content.
 
+question_only (a free answer, as CS336 grades it: no format rule): the answer is the response's
+`\\boxed{}`, else its last number. It earns nothing when the response has several boxes, or when
+its closing statement (from the sentence holding the answer to the end) hedges or takes a value
+back: in `the answer is 12, not 13` the last number is not the answer. The format reward only
+says whether an answer was found.
+
 The answer is graded whole, never by a number picked out of it (`2x+1` is not 2, `- 5` is not 5):
 its dress is taken off (currency, `\\text{}`, thousands separators, a trailing units phrase, a
 leading `+`; `1e3` becomes `1 \\times 10^{3}`), then math-verify parses all of it as one LaTeX
@@ -20,7 +26,7 @@ from dataclasses import dataclass
 
 THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE = "</think>", "<answer>", "</answer>"
 R1_ZERO_TAIL = re.compile(r"</think>\s*<answer>(?P<answer>.*?)</answer>", re.DOTALL)
-NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+NUMBER = re.compile(r"-?\d+(?:,\d+)*(?:\.\d+)?")  # `1,000`; not the comma of `18, and`
 MAX_ANSWER_CHARS = 1000
 
 # The dress of a value: text wrappers, currency and math delimiters, units after it, separators.
@@ -31,8 +37,14 @@ UNITS = re.compile(  # `4 dollars`, `5 km/h`, `3 cm^2`; not `3 pi`
 THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:(?:,|\{,\}|\\,| )\d{3})+(?![\d,])")
 SCIENTIFIC = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)[eE]([+-]?\d+)\b")
 # Words and marks that commit to no single value; checked on the whole answer, units phrase included.
-HEDGE = re.compile(r"\b(?:or|between|about|approx|approximately|roughly|around|nearly|almost|maybe|perhaps|"
-                   r"probably|possibly|least|most|more|less)\b|\\approx|\\sim|;", re.IGNORECASE)
+UNSURE = (r"\b(?:or|between|about|approx|approximately|roughly|around|nearly|almost|maybe|perhaps|probably|"
+          r"possibly)\b|\\approx|\\sim")
+HEDGE = re.compile(UNSURE + r"|\b(?:least|most|more|less)\b|;", re.IGNORECASE)
+# The closing statement of a free answer may say `5 more apples` (GSM8K asks "how many more"), not `at least 5`
+# nor take a value back (`12, not 13`: its last number is not its answer).
+RETRACTED = re.compile(UNSURE + r"|\bat (?:least|most)\b|\b(?:not|never)\b|n't\b", re.IGNORECASE)
+SENTENCE_END = re.compile(r"[.!?](?=\s)|\n")
+OPERAND_BEFORE = re.compile(r"(?:[\d)}]\s*[-+*/^×÷,]?|\w\s*[-+*/^×÷])\s*$")
 SPACED_NUMBERS = re.compile(r"\d\s+\d")
 
 
@@ -87,12 +99,33 @@ def r1_zero_answer(response: str) -> str | None:
 
 
 def question_only_answer(response: str) -> str | None:
-    """The last \\boxed{} of a free answer, else its last number."""
-    found = boxed(response)
-    if found is not None:
-        return found
-    numbers = NUMBER.findall(response)
-    return numbers[-1] if numbers else None
+    """The value a free answer ends on: its one \\boxed{}, else the expression holding its last number; None
+    when it has several boxes (several candidate answers) or its closing statement, from the sentence holding
+    that value to the end, hedges or takes a value back."""
+    if response.count("\\boxed") > 1:
+        return None
+    found, start = boxed(response), response.rfind("\\boxed")
+    if found is None:
+        if (last := last_expression(response)) is None:
+            return None
+        found, start = last
+    sentence = max((m.end() for m in SENTENCE_END.finditer(response, 0, start)), default=0)
+    return None if RETRACTED.search(response[sentence:]) else found
+
+
+def last_expression(response: str) -> tuple[str, int] | None:
+    """The text between the spaces around the last number (`2x+13`, `9*2=18`, `**$18**.`), right of its last
+    `=` and without the marks around it, and where it starts; None after a number or an operand (`12, 13`,
+    `2x + 13`: not one value)."""
+    numbers = list(NUMBER.finditer(response))
+    if not numbers:
+        return None
+    start = max(response.rfind(space, 0, numbers[-1].start()) for space in " \t\n\r") + 1
+    end = numbers[-1].end() + re.match(r"\S*", response[numbers[-1].end() :]).end()
+    if OPERAND_BEFORE.search(response[:start]):
+        return None
+    value = response[start:end].rsplit("=", 1)[-1].strip(".,;:!?()*_\"'`")
+    return (value, start) if value else None
 
 
 def undressed(text: str) -> str:

@@ -120,22 +120,40 @@ class GRPOSettings(Strict):
     calculator: bool = Field(False, description="Multi-turn rollouts: generation stops at </tool>, the calculator "
                              "answers, generation resumes (transformers generation; its answers carry no loss).")
     max_turns: int = Field(6, gt=0, description="Generation turns per rollout with the calculator.")
+    eval_steps: int = Field(25, gt=0, description="With `eval:` records: steps between evaluations on them (one "
+                            "also runs before the first step).")
+    eval_batch_size: int | None = Field(None, gt=0, description="Completions per device per held-out forward pass "
+                                        "(null: batch_size); a multiple of eval_generations.")
+    eval_generations: int = Field(1, gt=0, description="Completions sampled per held-out record, with the rollouts' "
+                                  "temperature and top_p (TRL's num_generations_eval).")
 
     @model_validator(mode="after")
     def whole_groups(self) -> GRPOSettings:
         if self.batch_size * self.grad_accum % self.num_generations:
             raise ValueError(f"batch_size x grad_accum ({self.batch_size} x {self.grad_accum}) is not a multiple of "
                              f"num_generations {self.num_generations}")
+        if (self.eval_batch_size or self.batch_size) % self.eval_generations:
+            raise ValueError(f"eval_batch_size {self.eval_batch_size or self.batch_size} is not a multiple of "
+                             f"eval_generations {self.eval_generations}")
         if self.calculator and self.vllm != "off":
             raise ValueError("calculator rollouts generate with transformers; set vllm: off")
         return self
 
 
+def as_data(value):
+    """A held-out path alone stands for `{paths: [path]}`."""
+    return {"paths": value} if isinstance(value, (str, Path, list)) else value
+
+
 class GRPORunConfig(Strict):
-    """GRPO on records of `econalign data` (their `task` and `preference` fields define the rewards)."""
+    """GRPO on records of `econalign data` (their `task` and `preference` fields define the rewards) or of
+    `econalign math data` (their `gold` answer)."""
 
     model: str = "default"
     data: DataConfig
+    eval: Annotated[DataConfig | None, BeforeValidator(as_data)] = Field(
+        None, description="Held-out records, rewarded every grpo.eval_steps steps: eval.jsonl of `econalign data "
+        "--eval-n`, or records of `econalign math data` (a test split); a path, or paths with max_examples and seed.")
     output_dir: Path
     seed: int = 0
     grpo: GRPOSettings = Field(default_factory=GRPOSettings)

@@ -52,7 +52,8 @@ def per_path(cfg: DataConfig, rng: random.Random, read) -> list:
 
 def reward_records(cfg: DataConfig) -> list[dict]:
     """Records whose answers are graded (GRPO, expert iteration): the prompt and what the rewards read —
-    task and preference for `econalign data` records, gold for `econalign math data` records."""
+    task and preference for `econalign data` records, gold for `econalign math data` records (an r1_zero
+    text prompt, or question_only chat messages)."""
     return per_path(cfg, random.Random(cfg.seed), read_reward_records)
 
 
@@ -66,7 +67,7 @@ def read_reward_records(path: Path) -> list[dict]:
             records.append(reward_record(row))
         except (KeyError, TypeError, AttributeError):
             raise EconalignError(f"{where}: expected a record of `econalign data` (messages, task, preference) "
-                                 "or of `econalign math data` (prompt, gold)") from None
+                                 "or of `econalign math data` (prompt or messages, gold)") from None
     return records
 
 
@@ -74,6 +75,8 @@ def reward_record(row: dict) -> dict:
     if isinstance(row.get("prompt"), str):
         return {"prompt": row["prompt"], "gold": str(row["gold"])}
     prompt = [m for m in row["messages"] if m["role"] != "assistant"]
+    if "gold" in row:  # a question_only math record
+        return {"prompt": prompt, "gold": str(row["gold"])}
     Task(**row["task"])  # a malformed task fails here, not in the middle of a run
     return {"prompt": prompt, "task": json.dumps(row["task"]), "preference": row["preference"]}
 

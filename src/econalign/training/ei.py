@@ -4,8 +4,8 @@ Each round samples every training record K times with the current model and keep
 verified-correct completions:
 - records of `econalign data`: rollouts (multi-turn with the calculator in agentic mode), kept when
   well-formed with the target's optimum as decision (the outcome reward);
-- records of `econalign math data`: r1_zero completions, kept when the answer is right in the r1_zero
-  format (the math_answer reward).
+- records of `econalign math data`: completions of their r1_zero or question_only prompt, kept when
+  the answer is right as that prompt grades it (the math_answer reward).
 It then fine-tunes the current model on them with the SFT trainer (tool outputs masked). Accuracy
 is reported per round: over the samples, and on held-out items when `eval` is set (an eval.jsonl of
 `econalign data`, or GSM8K/MATH rows for math). Each finished round is kept in round-N/ and skipped
@@ -23,7 +23,7 @@ from econalign.agent.runner import run_rollouts
 from econalign.backends import load_backend
 from econalign.backends.hf import check_model
 from econalign.io import check_writable, jsonl, read_json, writable_dir, write_json, write_text
-from econalign.math.prompts import STOP
+from econalign.math.prompts import STOP, math_task, prompt_name
 from econalign.tasks import Task
 from econalign.training.config import DataConfig, EIRunConfig, SFTRunConfig
 from econalign.training.dataset import reward_records
@@ -36,10 +36,11 @@ def sample_round(model: str, records: list[dict], config: EIRunConfig, seed: int
     e = config.ei
     backend = load_backend(model)
     repeated = [r for r in records for _ in range(e.samples)]
-    if is_math(records[0]):
+    kind = record_kind(records[0])
+    if kind != "preference":
         prompts = [r["prompt"] for r in repeated]
-        completions = backend.complete(prompts, e.max_new_tokens, stop=STOP["r1_zero"], temperature=e.temperature,
-                                       seed=seed)
+        texts = prompts if kind == "r1_zero" else [backend.render(math_task(p[-1]["content"])) for p in prompts]
+        completions = backend.complete(texts, e.max_new_tokens, stop=STOP[kind], temperature=e.temperature, seed=seed)
         return select_correct_math(prompts, completions, [r["gold"] for r in repeated])
     asked = [agent_task(Task(**json.loads(r["task"])), e.mode) for r in repeated]
     rollouts = run_rollouts(backend, [backend.render(t) for t in asked], tools=e.mode == "agentic",
@@ -47,8 +48,9 @@ def sample_round(model: str, records: list[dict], config: EIRunConfig, seed: int
     return select_correct(asked, [r.completion for r in rollouts], [r["preference"] for r in repeated])
 
 
-def is_math(record: dict) -> bool:
-    return "gold" in record
+def record_kind(record: dict) -> str:
+    """preference (`econalign data`), or the prompt of a math record: r1_zero or question_only."""
+    return prompt_name(record["prompt"]) if "gold" in record else "preference"
 
 
 def select_correct(asked: list[Task], completions: list[str], prefs: list[str]) -> tuple[list[dict], float]:
@@ -59,10 +61,12 @@ def select_correct(asked: list[Task], completions: list[str], prefs: list[str]) 
     return distinct_correct(records, correct), sum(correct) / len(correct)
 
 
-def select_correct_math(prompts: list[str], completions: list[str], gold: list[str]) -> tuple[list[dict], float]:
-    """r1_zero text records of the completions with a correct answer in the r1_zero format."""
-    correct = math_answer_reward(completions, gold)
-    records = [{"prompt": p, "completion": c} for p, c in zip(prompts, completions)]
+def select_correct_math(prompts: list, completions: list[str], gold: list[str]) -> tuple[list[dict], float]:
+    """SFT records of the completions with a correct answer as their prompt grades it: r1_zero text records,
+    or question_only chat records."""
+    correct = math_answer_reward(prompts, completions, gold)
+    records = [{"prompt": p, "completion": c} if isinstance(p, str) else
+               {"messages": [*p, {"role": "assistant", "content": c}]} for p, c in zip(prompts, completions)]
     return distinct_correct(records, correct), sum(correct) / len(correct)
 
 
@@ -77,14 +81,14 @@ def distinct_correct(records: list[dict], correct: list[float]) -> list[dict]:
     return kept
 
 
-def held_out_accuracy(model: str, config: EIRunConfig, out: Path, math: bool) -> float | None:
+def held_out_accuracy(model: str, config: EIRunConfig, out: Path, kind: str) -> float | None:
     if config.eval is None:
         return None
-    if math:
+    if kind != "preference":  # GSM8K/MATH rows, prompted as the training records are
         from econalign.math.data import load_problems
         from econalign.math.evaluate import evaluate_math
 
-        summary = evaluate_math(load_backend(model), load_problems(str(config.eval)), "r1_zero", writable_dir(out),
+        summary = evaluate_math(load_backend(model), load_problems(str(config.eval)), kind, writable_dir(out),
                                 max_new_tokens=config.ei.max_new_tokens, seed=config.seed)
         return summary["accuracy"]
     from econalign.agent.evaluate import evaluate_agent, load_tasks
@@ -99,13 +103,14 @@ def held_out_accuracy(model: str, config: EIRunConfig, out: Path, math: bool) ->
 
 def train_ei(config: EIRunConfig) -> dict:
     records = reward_records(config.data)
-    math = is_math(records[0])
-    if any(is_math(r) != math for r in records):
-        raise EconalignError("expert iteration takes either preference records or math records, not both")
+    kind = record_kind(records[0])
+    if any(record_kind(r) != kind for r in records):
+        raise EconalignError("expert iteration takes records of one kind: preference records, r1_zero math records "
+                             "or question_only math records, not a mix")
     check_model(config.model)
     out = check_writable(Path(config.output_dir))  # made by the first evaluation, once the inputs are known good
     model = config.model
-    rounds = [{"round": 0, "model": model, "eval_accuracy": held_out_accuracy(model, config, out / "round-0" / "eval", math)}]
+    rounds = [{"round": 0, "model": model, "eval_accuracy": held_out_accuracy(model, config, out / "round-0" / "eval", kind)}]
     for r in range(1, config.ei.rounds + 1):
         folder = out / f"round-{r}"
         if (folder / "round.json").exists():  # finished in an earlier run
@@ -121,7 +126,7 @@ def train_ei(config: EIRunConfig) -> dict:
         sft = SFTRunConfig(model=model, data=DataConfig(paths=[folder / "kept.jsonl"], seed=config.seed),
                            output_dir=folder / "sft", seed=config.seed, training=config.ei.sft, lora=config.lora)
         model = train_sft(sft).model_dir
-        entry |= {"model": model, "eval_accuracy": held_out_accuracy(model, config, folder / "eval", math)}
+        entry |= {"model": model, "eval_accuracy": held_out_accuracy(model, config, folder / "eval", kind)}
         write_json(folder / "round.json", entry)
         rounds.append(entry)
     summary = {"model": config.model, "final_model": model, "rounds": rounds}

@@ -13,8 +13,10 @@ Each function takes the completions and the dataset's `task` (a solved task as J
 A decision earns outcome and regret rewards only inside a well-formed trace: otherwise a policy
 could skip the tool protocol (or make up tool results) and still be paid.
 
-For math records (`econalign math data`: an r1_zero `prompt` and a `gold` answer), `math_format`
-and `math_answer` are the r1_zero format and answer rewards of math/grader.py.
+For math records (`econalign math data`: a `prompt` and a `gold` answer), `math_format` and
+`math_answer` are the format and answer rewards of math/grader.py, graded as the record's prompt
+asks: r1_zero for a text prompt, question_only (the last box or number, no format rule) for chat
+messages.
 
 `REWARDS` maps the names used in configs to these functions; weights are set in the config.
 """
@@ -27,6 +29,7 @@ from functools import cache
 from econalign.agent.evaluate import grade
 from econalign.agent.format import parse_trace
 from econalign.math.grader import grade as grade_math
+from econalign.math.prompts import prompt_name
 from econalign.preferences import parse_preference
 from econalign.tasks import Task
 
@@ -59,12 +62,16 @@ def regret_reward(completions, task, preference, **kwargs) -> list[float]:
     return [g["score"] if g["well_formed"] else 0.0 for g in graded(completions, task, preference)]
 
 
-def math_format_reward(completions, gold, **kwargs) -> list[float]:
-    return [grade_math(text_of(c), g).format_reward for c, g in zip(completions, gold)]
+def graded_math(prompts, completions, gold) -> list:
+    return [grade_math(text_of(c), g, prompt_name(p)) for p, c, g in zip(prompts, completions, gold)]
 
 
-def math_answer_reward(completions, gold, **kwargs) -> list[float]:
-    return [grade_math(text_of(c), g).answer_reward for c, g in zip(completions, gold)]
+def math_format_reward(prompts, completions, gold, **kwargs) -> list[float]:
+    return [g.format_reward for g in graded_math(prompts, completions, gold)]
+
+
+def math_answer_reward(prompts, completions, gold, **kwargs) -> list[float]:
+    return [g.answer_reward for g in graded_math(prompts, completions, gold)]
 
 
 REWARDS = {
