@@ -175,12 +175,14 @@ def rows_for(spec, before, after):
 def test_verdict_recovered_moved_not_moved():
     before = summary_with("crra", r=(5.0,))  # on the search bound
     inside = summary_with("crra", r=(2.2, [1.9, 2.5]))
-    covered = summary_with("crra", r=(2.5, [1.9, 3.1]))  # 0.5 off, but the interval holds 2
+    covered = summary_with("crra", r=(2.5, [1.9, 3.1]))  # the interval holds 2, but the estimate is 0.5 off
+    vague = summary_with("crra", r=(2.1, [0.5, 3.7]))  # near 2, but the interval would hold r = 1 as well
     off = summary_with("crra", r=(3.0, [2.8, 3.2]))
     unidentified = summary_with("crra", r=(2.1,))
     bound = summary_with("crra", r=(-3.0,))
     assert verdict(rows_for("crra:r=2", before, inside), 0.5, 0.9)["status"] == "recovered"
-    assert verdict(rows_for("crra:r=2", before, covered), 0.5, 0.9)["status"] == "recovered"
+    assert verdict(rows_for("crra:r=2", before, covered), 0.5, 0.9)["status"] == "moved"
+    assert verdict(rows_for("crra:r=2", before, vague), 0.5, 0.9)["status"] == "moved"
     assert verdict(rows_for("crra:r=2", before, off), 0.5, 0.9)["status"] == "moved"
     assert verdict(rows_for("crra:r=2", before, off), 0.5, 0.52)["status"] == "not moved"
     assert verdict(rows_for("crra:r=2", before, unidentified), 0.5, 0.9)["status"] == "moved"
@@ -205,6 +207,21 @@ def test_a_target_on_the_bound_is_recovered_on_it():
     assert verdict(rows_for("homo-economicus", before, at_zero), 0.4, 0.9)["status"] == "recovered"
     assert verdict(rows_for("moralis:kappa=0.5", before, at_zero), 0.4, 0.9)["status"] == "moved"
     assert verdict(rows_for("homo-kantiensis", before, at_zero), 0.4, 0.42)["status"] == "not moved"
+
+
+def test_a_social_target_needs_its_behaviour_game_by_game():
+    from econalign.measure.target import behaviour_missed
+
+    before = summary_with("moralis", kappa=(0.57, [0.0, 1.0]))
+    kappa = summary_with("moralis", kappa=(0.45, [0.3, 0.6]))
+    near = [{"game": "dictator", "before": 0.5, "after": 0.40, "target": 0.36},
+            {"game": "trust_trustee", "before": 0.4, "after": 0.10, "target": 0.0}]
+    far = [near[0], {"game": "trust_trustee", "before": 0.4, "after": 0.40, "target": 0.0}]
+    assert behaviour_missed(near) == []
+    assert verdict(rows_for("moralis:kappa=0.5", before, kappa), 0.4, 0.9, behaviour_missed(near))["status"] == "recovered"
+    missed = verdict(rows_for("moralis:kappa=0.5", before, kappa), 0.4, 0.9, behaviour_missed(far))
+    assert missed["status"] == "moved"
+    assert "1 of 2 games more than 0.15 from the target's level (trust_trustee 0.40 vs 0.00)" in missed["line"]
 
 
 def test_mixed_threshold_matches_prospect_theory_in_closed_form():

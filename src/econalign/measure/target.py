@@ -5,9 +5,11 @@ verdict rules can be tested on hand-made summaries.
 
 Verdict: **recovered** when every parameter of the target comes back from the trained model's
 choice probabilities — identified (an interval, off the search bound; a bound counts only where
-the target itself sits on it) and either inside its tolerance of the target or with the target
-inside its 95% interval; **moved but not recovered** when the share of choice probability on the
-target's choices rose by at least MOVED (but some parameter missed); **not moved** otherwise.
+the target itself sits on it), inside its tolerance of the target, and with a 95% interval inside
+twice the tolerance (an interval that would hold any value cannot tell the target from another) —
+and, for social targets, every game's mean behaviour lies within BEHAVIOUR of the target's exact
+level; **moved but not recovered** when the share of choice probability on the target's choices
+rose by at least MOVED (but something missed); **not moved** otherwise.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from econalign.tasks.gamble import acceptable_gain
 # How far an estimate may sit from the target and still count as the target (the issue's goals).
 TOLERANCE = {("crra", "r"): 0.3, ("pt", "alpha"): 0.15, ("pt", "lambda"): 0.5, ("pt", "gamma"): 0.2,
              ("moralis", "kappa"): 0.15, ("fs", "alpha"): 0.3, ("fs", "beta"): 0.15}
+BEHAVIOUR = 0.15  # largest gap between a game's mean level and the target's that counts as the target's behaviour
 MOVED = 0.05  # rise in the share of choice probability on the target's choices that counts as a move
 BOUND = 1e-6
 
@@ -73,15 +76,17 @@ def recovered(estimate: dict, goal: float, tolerance: float, bounds: tuple[float
         return on_bound(goal, bounds) and abs(value - goal) < BOUND
     if ci is None:
         return False
-    return abs(value - goal) <= tolerance or ci[0] <= goal <= ci[1]
+    return abs(value - goal) <= tolerance and goal - 2 * tolerance <= ci[0] and ci[1] <= goal + 2 * tolerance
 
 
-def verdict(rows: list[dict], agreement_before: float, agreement_after: float) -> dict:
-    """The verdict, its one-line wording (from the figures), and the rule's inputs."""
+def verdict(rows: list[dict], agreement_before: float, agreement_after: float, missed: list[str] = ()) -> dict:
+    """The verdict, its one-line wording (from the figures), and the rule's inputs; `missed` names the
+    behaviour checks that failed (social targets: games off the target's level)."""
     moved = agreement_after - agreement_before >= MOVED
-    status = "recovered" if rows and all(r["recovered"] for r in rows) else "moved" if moved else "not moved"
+    hit = rows and all(r["recovered"] for r in rows) and not missed
+    status = "recovered" if hit else "moved" if moved else "not moved"
     head = {"recovered": "Recovered", "moved": "Moved but not recovered", "not moved": "Not moved"}[status]
-    params = "; ".join(describe(r) for r in rows)
+    params = "; ".join([*(describe(r) for r in rows), *missed])
     share = f"share of choice probability on the target's choices {agreement_before:.2f} → {agreement_after:.2f}"
     return {"status": status, "line": f"{head}: {params}; {share}.", "agreement_before": agreement_before,
             "agreement_after": agreement_after}
@@ -148,6 +153,19 @@ def behaviour_rows(before: dict, after: dict, tasks, target_spec: str) -> list[d
              "target": float(np.mean(v))} for g, v in levels.items()]
 
 
+def behaviour_missed(rows: list[dict]) -> list[str]:
+    """One phrase for the games whose mean level after training is more than BEHAVIOUR from the target's."""
+    off = [r for r in rows if r["after"] is None or abs(r["after"] - r["target"]) > BEHAVIOUR]
+    if not off:
+        return []
+    gaps = ", ".join(f"{r['game']} {level(r['after'])} vs {r['target']:.2f}" for r in off)
+    return [f"{len(off)} of {len(rows)} games more than {BEHAVIOUR:g} from the target's level ({gaps})"]
+
+
+def level(x: float | None) -> str:
+    return "—" if x is None else f"{x:.2f}"
+
+
 def risk_comparison(spec: str, before: dict, after: dict, before_table: pd.DataFrame, after_table: pd.DataFrame) -> dict:
     pref = parse_preference(spec)
     rows = parameter_rows(target_parameters(pref), before, after)
@@ -168,11 +186,13 @@ def social_comparison(spec: str, before: dict, after: dict, before_table: pd.Dat
     pref = parse_preference(spec)
     tasks = social_battery()
     rows = parameter_rows(target_parameters(pref), before, after)
+    behaviour = behaviour_rows(before, after, tasks, pref.spec())
     return {
         "target": pref.spec(),
         "battery": "social",
         "parameters": rows,
-        "verdict": verdict(rows, social_agreement(tasks, before_table, pref), social_agreement(tasks, after_table, pref)),
-        "behaviour": behaviour_rows(before, after, tasks, pref.spec()),
+        "verdict": verdict(rows, social_agreement(tasks, before_table, pref), social_agreement(tasks, after_table, pref),
+                           behaviour_missed(behaviour)),
+        "behaviour": behaviour,
         "ultimatum": {"before": before["ultimatum_acceptance"], "after": after["ultimatum_acceptance"]},
     }
