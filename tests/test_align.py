@@ -270,11 +270,15 @@ def test_a_perfect_student_is_recovered_and_a_different_one_is_not(tmp_path):
 def test_social_comparison_on_simulated_agents(tmp_path):
     from econalign.measure.align_report import read_results
 
-    before, _ = sim_profile("sim:homo-economicus,noise=0.1", tmp_path / "b", "social")
-    after, _ = sim_profile("sim:moralis:kappa=0.5,noise=0.1", tmp_path / "a", "social")
-    tables = {k: read_results(tmp_path / k / "results.csv") for k in ("b", "a")}
+    before, _ = sim_profile("sim:homo-economicus,noise=0.05", tmp_path / "b", "social")
+    after, _ = sim_profile("sim:moralis:kappa=0.5,noise=0.05", tmp_path / "a", "social")  # the align data's label noise
+    noisier, _ = sim_profile("sim:moralis:kappa=0.5,noise=0.1", tmp_path / "n", "social")
+    tables = {k: read_results(tmp_path / k / "results.csv") for k in ("b", "a", "n")}
     result = social_comparison("moralis:kappa=0.5", before, after, tables["b"], tables["a"])
     assert result["verdict"]["status"] == "recovered"
+    # twice the noise: κ still comes back, but noise pulls the trust games' levels more than 0.15 off the exact ones
+    blurred = social_comparison("moralis:kappa=0.5", before, noisier, tables["b"], tables["n"])["verdict"]
+    assert blurred["status"] == "moved" and "trust_trustee" in blurred["line"]
     pd_row = next(b for b in result["behaviour"] if b["game"] == "prisoners_dilemma")
     assert pd_row["target"] == pytest.approx(0.79, abs=0.01)  # the README's κ = 0.5 row
 
