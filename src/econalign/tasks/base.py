@@ -98,6 +98,19 @@ def parse_letter(text: str, letters) -> str | None:
     )
 
 
+def letter_or_amount(text: str, letters, values, amounts, limit: float) -> float | None:
+    """The value an answer names: its option letter's value, or the one amount `amounts(text)` finds (None
+    where it finds several different ones, or one above `limit`)."""
+    letter = parse_letter(text, letters)
+    if letter or not text:
+        return float(values[letters.index(letter)]) if letter else None
+    found = set(amounts(text[:4000]))
+    if len(found) != 1:
+        return None
+    (amount,) = found
+    return amount if amount <= limit else None
+
+
 def money(x: float, cents: bool = False) -> str:
     """$1,000, or $3.85 where cents matter (always with `cents`)."""
     x = abs(x)

@@ -22,7 +22,7 @@ from scipy.optimize import minimize_scalar
 
 from econalign.preferences.base import Lottery, RiskPreference
 from econalign.preferences.crra import CRRA
-from econalign.tasks.base import Task, money, parse_letter, percent
+from econalign.tasks.base import Task, letter_or_amount, money, percent
 
 FAMILY = "budget"
 BUDGET = 100.0
@@ -137,14 +137,8 @@ def solve(task: Task, pref: RiskPreference) -> Task:
 
 def spend(text: str) -> float | None:
     """Dollars on asset X named by an answer: a letter's amount, or one amount ("$30", "30%", "$42.50")."""
-    letter = parse_letter(text, LETTERS)
-    if letter or not text:
-        return float(SPENDS[LETTERS.index(letter)]) if letter else None
-    amounts = {float(re.sub(r"[^\d.]", "", m)) for m in AMOUNT.findall(text[:4000])}
-    if len(amounts) != 1:
-        return None
-    (amount,) = amounts
-    return amount if amount <= BUDGET else None
+    return letter_or_amount(text, LETTERS, SPENDS, lambda t: (float(re.sub(r"[^\d.]", "", m)) for m in AMOUNT.findall(t)),
+                            BUDGET)
 
 
 def parse(text: str) -> str | None:

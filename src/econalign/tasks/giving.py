@@ -30,7 +30,7 @@ import numpy as np
 
 from econalign.preferences.social import SocialOption, SocialPreference
 from econalign.tasks import social
-from econalign.tasks.base import Task, money, parse_letter
+from econalign.tasks.base import Task, letter_or_amount, money
 from econalign.tasks.budget import LETTERS
 
 FAMILY = "giving"
@@ -105,15 +105,8 @@ def solve(task: Task, pref: SocialPreference) -> Task:
 def tokens(text: str) -> float | None:
     """The tokens an answer names of what the question asks about (passed, or kept where swapped): a
     letter's count, or one amount ("3 tokens", "30%")."""
-    letter = parse_letter(text, LETTERS)
-    if letter or not text:
-        return float(LETTERS.index(letter)) if letter else None
-    amounts = {float(n) * (1 if unit.lower().startswith("token") else TOKENS / 100)
-               for n, unit in AMOUNT.findall(text[:4000])}
-    if len(amounts) != 1:
-        return None
-    (amount,) = amounts
-    return amount if amount <= TOKENS else None
+    return letter_or_amount(text, LETTERS, range(TOKENS + 1), lambda t: (
+        float(n) * (1 if unit.lower().startswith("token") else TOKENS / 100) for n, unit in AMOUNT.findall(t)), TOKENS)
 
 
 def parse(text: str) -> str | None:
