@@ -82,11 +82,12 @@ def test_the_openai_client_parses_the_server(served, tiny_backend, tasks):
     first = choice.logprobs.content[0]
     assert len(choice.logprobs.content) == response.usage.completion_tokens == 3  # no end token in 3
     assert first.top_logprobs[0].token == first.token  # greedy: the likeliest token
-    prompt = tiny_backend.render(tasks[0])
+    prompt = tiny_backend.tokenizer(tiny_backend.render(tasks[0]), add_special_tokens=False)["input_ids"]
     with torch.inference_mode():
-        best = torch.log_softmax(tiny_backend.last_logits([prompt])[0], dim=-1).topk(5)
+        [(_, logits)] = list(tiny_backend.last_logits([prompt]))
+    best = torch.log_softmax(logits[0], dim=-1).topk(5)
     assert [t.logprob for t in first.top_logprobs] == pytest.approx(best.values.tolist(), abs=1e-4)
-    assert response.usage.prompt_tokens == len(tiny_backend.tokenizer(prompt, add_special_tokens=False)["input_ids"])
+    assert response.usage.prompt_tokens == len(prompt)
 
 
 def test_the_server_refuses_unknown_models_and_streaming(served):

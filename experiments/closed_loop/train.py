@@ -20,6 +20,8 @@ ap.add_argument("--two", action="store_true")
 ap.add_argument("--train_layers", type=int, default=99)
 ap.add_argument("--check", action="store_true")
 ap.add_argument("--eval_every", type=int, default=100)
+ap.add_argument("--init", default="", help="start from a LoRA state saved by --save (a curriculum)")
+ap.add_argument("--save", default="", help="write the trained LoRA state here")
 ap.add_argument("--shapes", default="", help="keep only these training shapes, e.g. gains")
 a = ap.parse_args()
 torch.manual_seed(0); torch.set_num_threads(2)
@@ -86,6 +88,9 @@ else:
     for n, p in top.named_parameters():
         k = int(n.split("layers.")[1].split(".")[0]) if "layers." in n else None
         p.requires_grad_((k is not None and k >= len(top.model.layers) - a.train_layers) or "model.norm" in n)
+if a.init:
+    from peft import set_peft_model_state_dict
+    set_peft_model_state_dict(top, torch.load(a.init))
 params = [p for p in top.parameters() if p.requires_grad]
 print("trainable", sum(p.numel() for p in params))
 opt = torch.optim.AdamW(params, lr=a.lr, weight_decay=0.0)
@@ -113,3 +118,6 @@ for step in range(steps):
     run.append(loss.item())
     if (step+1) % 25 == 0: print(f"step {step+1}/{steps} loss {np.mean(run[-25:]):.4f} {time.time()-t0:.0f}s", flush=True)
     if (step+1) % a.eval_every == 0 or step+1 == steps: evaluate(step+1)
+if a.save:
+    from peft import get_peft_model_state_dict
+    torch.save(get_peft_model_state_dict(top), a.save)

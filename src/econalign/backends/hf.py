@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from econalign import EconalignError
+from econalign.backends import prefix_tree
 from econalign.backends.base import Backend, ChoiceScores
 from econalign.tasks.base import Task
 
@@ -80,9 +81,9 @@ class HFBackend(Backend):
             raise EconalignError(f"options {options} share a first token; they cannot be scored from one position")
         return ids
 
-    def batches(self, texts: list[str], key=len):
-        """Batches of (indices, texts), ordered by `key` so that neighbours are alike."""
-        order = sorted(range(len(texts)), key=lambda i: key(texts[i]))
+    def batches(self, texts: list[str]):
+        """Batches of (indices, texts), ordered by length so that little is padding."""
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
             yield idx, [texts[i] for i in idx]
@@ -90,37 +91,65 @@ class HFBackend(Backend):
     def encode(self, texts: list[str]):
         return self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.model.device)
 
-    def last_logits(self, texts: list[str]):
-        """Next-token logits after each text, running the batch's common token prefix only once.
+    def last_logits(self, seqs: list[list[int]]):
+        """(indices, next-token logits) per batch, computing each shared token prefix once.
 
-        Battery prompts differ in a few amounts, so sorted neighbours share about half their
-        tokens. The prefix's keys and values are computed for one row and repeated; each suffix is
-        left-padded after it, with positions continuing from the prefix, which gives the same
-        logits as the full forward pass.
+        Battery prompts differ in a few amounts, so most of their tokens are shared with others;
+        `prefix_tree.plan` says which prefixes to compute once, `schedule` in which batches. A row is
+        a prefix's own tokens or a prompt's last distinct tokens, after an earlier prefix's keys and
+        values; rows after different prefixes share a batch, each prefix left-padded to the longest
+        and positions continuing from its own, which gives the plain forward pass's logits.
         """
-        import torch
+        kvs = {}  # a prefix node's keys and values, per layer, once computed
+        for batch in prefix_tree.schedule(prefix_tree.plan(seqs), seqs, self.batch_size):
+            logits, new = self._run_rows([(row.what, kvs.get(id(row.after)), row.tokens) for row in batch])
+            kvs.update((id(row.what), kv) for row, kv in zip(batch, new) if kv is not None)
+            prompts = [k for k, row in enumerate(batch) if isinstance(row.what, int)]
+            if prompts:
+                yield [batch[k].what for k in prompts], logits[prompts]
 
-        ids = [self.tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
-        shared = common_prefix_length(ids)
+    def _run_rows(self, batch):
+        """Last-position logits of each row, and the full prefix keys/values of each node row (None for prompts)."""
+        import torch
+        from transformers import DynamicCache
+
         dev = self.model.device
+        depths = [0 if kv is None else kv[0][0].shape[1] for _, kv, _ in batch]
+        prefix, width, n = max(depths), max(len(tokens) for _, _, tokens in batch), len(batch)
+        tokens = torch.full((n, width), self.tokenizer.pad_token_id, device=dev)
+        mask = torch.zeros((n, prefix + width), dtype=torch.long, device=dev)
+        for r, (_, _, row_tokens) in enumerate(batch):
+            tokens[r, width - len(row_tokens) :] = torch.tensor(row_tokens, device=dev)
+            mask[r, prefix - depths[r] : prefix] = 1
+            mask[r, prefix + width - len(row_tokens) :] = 1
+        positions = (torch.tensor(depths, device=dev)[:, None] + mask[:, prefix:].cumsum(1) - 1).clamp(min=0)
         cache = None
-        if shared:
-            cache = self.model(input_ids=torch.tensor([ids[0][:shared]], device=dev), use_cache=True).cache
-            cache.batch_repeat_interleave(len(ids))
-        suffixes = [x[shared:] for x in ids]
-        width = max(map(len, suffixes))
-        tokens = torch.full((len(ids), width), self.tokenizer.pad_token_id, device=dev)
-        mask = torch.zeros((len(ids), width), dtype=torch.long, device=dev)
-        for row, suffix in enumerate(suffixes):
-            tokens[row, width - len(suffix) :] = torch.tensor(suffix, device=dev)
-            mask[row, width - len(suffix) :] = 1
-        positions = (shared + mask.cumsum(1) - 1).clamp(min=shared)
-        full_mask = torch.cat([torch.ones((len(ids), shared), dtype=torch.long, device=dev), mask], dim=1)
-        out = self.model(
-            input_ids=tokens, attention_mask=full_mask, position_ids=positions, cache=cache, logits_to_keep=1,
-            use_cache=False,
-        )
-        return out.logits[:, -1, :].float()
+        if prefix:
+            cache = DynamicCache(ddp_cache_data=[self._stack([kv[layer] if kv else None for _, kv, _ in batch], prefix)
+                                                 for layer in range(self.model.config.num_hidden_layers)])
+        keep = any(not isinstance(what, int) for what, _, _ in batch)
+        out = self.model(input_ids=tokens, attention_mask=mask, position_ids=positions, cache=cache,
+                         use_cache=keep, logits_to_keep=1)
+        kvs = [None] * n
+        if keep:
+            for r, (what, _, row_tokens) in enumerate(batch):
+                if not isinstance(what, int):
+                    spans = (slice(prefix - depths[r], prefix), slice(prefix + width - len(row_tokens), None))
+                    kvs[r] = [tuple(torch.cat([t[r][:, s] for s in spans], dim=1) for t in (layer.keys, layer.values))
+                              for layer in out.cache.layers]
+        return out.logits[:, -1, :].float(), kvs
+
+    @staticmethod
+    def _stack(per_row, length):
+        """One layer's keys and values for a batch: each row's (heads, depth, dim) left-padded to `length`."""
+
+        like = next(kv for kv in per_row if kv is not None)[0]
+        out = [like.new_zeros((len(per_row), like.shape[0], length, like.shape[2])) for _ in range(2)]
+        for r, kv in enumerate(per_row):
+            if kv is not None:
+                for t, part in zip(out, kv):
+                    t[r, :, length - part.shape[1] :] = part
+        return tuple(out)
 
     def choice_scores(self, tasks, progress=None):
         import torch
@@ -129,8 +158,9 @@ class HFBackend(Backend):
         mass = np.zeros(len(tasks))
         token_ids = {}
         with torch.inference_mode():
-            for idx, texts in self.batches([self.render(t) for t in tasks], key=lambda text: text):
-                logp = torch.log_softmax(self.last_logits(texts), dim=-1)
+            seqs = [self.tokenizer(self.render(t), add_special_tokens=False)["input_ids"] for t in tasks]
+            for idx, logits in self.last_logits(seqs):
+                logp = torch.log_softmax(logits, dim=-1)
                 for row, i in enumerate(idx):
                     options = tuple(tasks[i].options)
                     ids = token_ids.setdefault(options, self.option_token_ids(list(options)))
@@ -171,15 +201,6 @@ def cut_after_stop(text: str, stop: list[str]) -> str:
     """Generation checks stop strings per token, so a token may carry text past the stop string."""
     ends = [text.find(s) + len(s) for s in stop if s in text]
     return text[: min(ends)] if ends else text
-
-
-def common_prefix_length(seqs: list[list[int]]) -> int:
-    """Tokens all sequences share at the start, leaving at least one token in each."""
-    limit = min(map(len, seqs)) - 1
-    n = 0
-    while n < limit and all(s[n] == seqs[0][n] for s in seqs):
-        n += 1
-    return n
 
 
 def in_hub_cache(repo_id: str) -> bool:
