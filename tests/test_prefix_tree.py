@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from econalign.backends import hf
 from econalign.backends.prefix_tree import CALL_COST, batches, plan, schedule, tokens_run
 from econalign.measure.risk import risk_battery
 
@@ -85,6 +86,7 @@ def test_choice_probabilities_equal_a_plain_forward_pass(tiny_backend):
 def test_logits_equal_a_plain_forward_pass_on_odd_trees(tiny_backend, seqs, batch_size, monkeypatch):
     """Rows of different depths share batches; no common token, duplicates and nested prompts included."""
     monkeypatch.setattr(tiny_backend, "batch_size", batch_size)
+    monkeypatch.setattr(hf, "PLAN_PROMPTS", 3)  # several plans, their prompts' indices mapped back
     got = {}
     with torch.inference_mode():
         for idx, logits in tiny_backend.last_logits(seqs):

@@ -45,6 +45,9 @@ def resolve(model: str) -> str:
     return model
 
 
+PLAN_PROMPTS = 256  # prompts per prefix plan: bounds the prefixes' keys and values held at once
+
+
 class HFBackend(Backend):
     def __init__(self, model, tokenizer, name: str, batch_size: int = 16):
         self.model, self.tokenizer, self.name, self.batch_size = model, tokenizer, name, batch_size
@@ -100,6 +103,13 @@ class HFBackend(Backend):
         values; rows after different prefixes share a batch, each prefix left-padded to the longest
         and positions continuing from its own, which gives the plain forward pass's logits.
         """
+        order = sorted(range(len(seqs)), key=lambda i: seqs[i])
+        for start in range(0, len(order), PLAN_PROMPTS):
+            part = order[start : start + PLAN_PROMPTS]
+            for idx, logits in self._planned_logits([seqs[i] for i in part]):
+                yield [part[k] for k in idx], logits
+
+    def _planned_logits(self, seqs):
         kvs = {}  # a prefix node's keys and values, per layer, once computed
         for batch in prefix_tree.schedule(prefix_tree.plan(seqs), seqs, self.batch_size):
             logits, new = self._run_rows([(row.what, kvs.get(id(row.after)), row.tokens) for row in batch])
@@ -142,7 +152,6 @@ class HFBackend(Backend):
     @staticmethod
     def _stack(per_row, length):
         """One layer's keys and values for a batch: each row's (heads, depth, dim) left-padded to `length`."""
-
         like = next(kv for kv in per_row if kv is not None)[0]
         out = [like.new_zeros((len(per_row), like.shape[0], length, like.shape[2])) for _ in range(2)]
         for r, kv in enumerate(per_row):
