@@ -26,6 +26,8 @@ test: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n auto --dist loadfile $(ARGS)
 
 bench: setup
+	$(BIN)/pip install --quiet -e ".[bench]"
+	$(BIN)/python benchmarks/bench_vs_lm_eval.py
 	$(BIN)/python benchmarks/bench_profile.py
 	$(BIN)/python benchmarks/bench_calculator.py
 

@@ -60,7 +60,6 @@ def main():
     print(f"logit scoring (batch {backend.batch_size}):   {scoring:8.2f} items/s")
     print(f"per-item generate+parse:     {generating:8.2f} items/s ({parsed}/{len(few)} answers parsed)")
     print(f"best bare forward (batch {peak_bs}): {peak:8.2f} items/s")
-    print(f"speed-up of scoring over generate-and-parse: {scoring / generating:.1f}x")
     print(f"scoring / best bare forward: {scoring / peak:.2f}")
 
 
