@@ -54,6 +54,7 @@ class HFBackend(Backend):
 
     @classmethod
     def load(cls, model: str, device: str | None = None, batch_size: int = 16) -> HFBackend:
+        check_model(model)  # a wrong path fails before the seconds of importing torch
         import torch
 
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")

@@ -107,8 +107,6 @@ def build_trainer(config: GRPORunConfig, reward_funcs: list | None = None):
     """TRL's GRPOTrainer of a run; `reward_funcs` (TRL reward functions, weight 1 each) replace the
     config's named rewards, for a task of your own."""
     import torch
-    from datasets import Dataset
-    from trl import GRPOTrainer
 
     g = config.grpo
     records = reward_records(config.data)
@@ -116,6 +114,9 @@ def build_trainer(config: GRPORunConfig, reward_funcs: list | None = None):
     on_gpu = torch.cuda.is_available()
     if g.vllm != "off" and not on_gpu:
         raise EconalignError(f"grpo.vllm: {g.vllm} needs a GPU; use vllm: off on a CPU")
+    from datasets import Dataset  # after the cheap checks: importing TRL takes seconds
+    from trl import GRPOTrainer
+
     args = grpo_args(config, on_gpu)
     if reward_funcs is None:
         check_math_rewards(records + held_out, g.rewards)

@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from econalign import EconalignError
+from econalign.backends.hf import check_model
 from econalign.io import check_writable, save_figure, writable_dir, write_dir, write_json, write_text
 from econalign.training.config import SFTRunConfig
 from econalign.training.dataset import load_dataset, tokenize
@@ -66,6 +67,7 @@ def run_training(config, build, resume: bool) -> Run:
     checkpoint = resume_point(out, resume) if out.is_dir() else None
     if checkpoint:
         check_same_run(out / "config.yaml", config)
+    check_model(config.model)  # a wrong path fails before the seconds of importing TRL
     trainer = build(config)  # loads the model and the data: bad input stops here, before any output is made
     write_text(writable_dir(out) / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
     start = time.perf_counter()
@@ -121,10 +123,11 @@ def train_sft(config: SFTRunConfig, resume: bool = True) -> SFTResult:
 def build_trainer(config: SFTRunConfig):
     """The SFTTrainer of a run, its dataset already tokenized and labelled."""
     import torch
-    from trl import SFTConfig, SFTTrainer
 
     t = config.training
-    dataset = load_dataset(config.data)  # before the model: a bad record fails in a second, not a minute
+    dataset = load_dataset(config.data)  # before the model and TRL: a bad record fails in seconds, not a minute
+    from trl import SFTConfig, SFTTrainer
+
     model, tokenizer = load_model(config.model)
     dataset = tokenize(dataset, tokenizer)
     on_gpu = torch.cuda.is_available()
