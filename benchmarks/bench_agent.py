@@ -17,31 +17,9 @@ import time
 import torch
 
 from econalign.agent.evaluate import held_out_tasks
-from econalign.agent.format import agent_task, tool_output_spans
+from econalign.agent.format import TOOL_OUTPUT_BLOCK, agent_task
 from econalign.agent.runner import run_rollouts
 from econalign.backends.hf import HFBackend
-
-
-def written(text: str) -> str:
-    """The model's own text: a trace without the calculator's output blocks."""
-    kept, start = [], 0
-    for lo, hi in tool_output_spans(text):
-        kept.append(text[start:lo])
-        start = hi
-    return "".join(kept) + text[start:]
-
-
-def bare_generate(backend, prompts, max_new_tokens) -> list[str]:
-    out = [""] * len(prompts)
-    with torch.inference_mode():
-        for idx, batch in backend.batches(prompts):
-            enc = backend.encode(batch)
-            ids = backend.model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
-                                         pad_token_id=backend.tokenizer.pad_token_id)
-            for i, text in zip(idx, backend.tokenizer.batch_decode(ids[:, enc["input_ids"].shape[1]:],
-                                                                   skip_special_tokens=True)):
-                out[i] = text
-    return out
 
 
 def main():
@@ -67,9 +45,9 @@ def main():
         start = time.perf_counter()
         rollouts = run_rollouts(backend, prompts, max_new_tokens=args.max_new_tokens)
         t_runner = time.perf_counter() - start
-        runner_tokens = tokens(written(x.completion) for x in rollouts)
+        runner_tokens = tokens(TOOL_OUTPUT_BLOCK.sub("", x.completion) for x in rollouts)  # the model's own text
         start = time.perf_counter()
-        plain = bare_generate(backend, prompts, args.max_new_tokens)
+        plain = backend.complete(prompts, args.max_new_tokens)  # one plain greedy generate per batch
         t_bare = time.perf_counter() - start
         bare_tokens = tokens(plain)
         ratios.append((runner_tokens / t_runner) / (bare_tokens / t_bare))

@@ -15,9 +15,9 @@ from econalign.tasks.base import Task
 
 def load_pretrained(model: str, dtype):
     """Causal LM and tokenizer of `default`, a local folder or a hub id, or one clear error."""
+    path = check_model(model)  # before importing transformers: a wrong path fails in a second
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    path = check_model(model)
     try:
         return AutoModelForCausalLM.from_pretrained(path, dtype=dtype), AutoTokenizer.from_pretrained(path)
     except Exception as exc:  # missing files, bad config, corrupt weights: all the user's input
