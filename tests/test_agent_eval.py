@@ -1,9 +1,6 @@
 """The agent batch test: grading traces against a target preference, and the command end to end."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -18,7 +15,8 @@ from econalign.data.traces import trace
 from econalign.preferences import parse_preference
 from econalign.tasks import solve
 
-ECONALIGN = str(Path(sys.executable).parent / "econalign")
+from commands import econalign
+
 FAMILIES = ["gamble", "holt_laury", "insurance", "bet"]
 
 
@@ -78,18 +76,13 @@ def test_evaluate_agent_on_a_tiny_model(tmp_path, tiny_backend):
 
 def test_eval_agent_cli_with_data_file(tmp_path, tiny_dir):
     data = tmp_path / "data"
-    run = subprocess.run(
-        [ECONALIGN, "data", "--preference", "log", "--tasks", "gamble,bet", "--n", "4", "--eval-n", "4", "--mode", "blind", "--out", str(data)],
-        capture_output=True, text=True,
-    )
+    run = econalign("data", "--preference", "log", "--tasks", "gamble,bet", "--n", "4", "--eval-n", "4", "--mode", "blind",
+                    "--out", data)
     assert run.returncode == 0, run.stderr
     assert len(load_tasks(data / "eval.jsonl")) == 4
     out = tmp_path / "eval"
-    run = subprocess.run(
-        [ECONALIGN, "eval", "agent", "--model", str(tiny_dir), "--preference", "log", "--data", str(data / "eval.jsonl"),
-         "--mode", "blind", "--out", str(out), "--max-new-tokens", "8"],
-        capture_output=True, text=True,
-    )
+    run = econalign("eval", "agent", "--model", tiny_dir, "--preference", "log", "--data", data / "eval.jsonl",
+                    "--mode", "blind", "--out", out, "--max-new-tokens", "8")
     assert run.returncode == 0, run.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["n"] == 4 and summary["mode"] == "blind" and summary["tool_calls"] == 0
@@ -106,7 +99,7 @@ def test_eval_agent_cli_with_data_file(tmp_path, tiny_dir):
     ],
 )
 def test_eval_agent_bad_input(tmp_path, args):
-    run = subprocess.run([ECONALIGN, "eval", "agent", *args, "--out", str(tmp_path / "o"), "--n", "2"], capture_output=True, text=True)
+    run = econalign("eval", "agent", *args, "--out", tmp_path / "o", "--n", "2")
     assert run.returncode != 0
     assert run.stderr.strip().startswith("error:") and len(run.stderr.strip().splitlines()) == 1, run.stderr
     assert "Traceback" not in run.stdout + run.stderr

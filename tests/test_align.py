@@ -1,8 +1,6 @@
 """The closed loop: direct-decision data, the target comparison and verdict, retention, `econalign align` end to end."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +32,8 @@ from econalign.tasks.social import reversed_menu
 from econalign.training.config import LoraSettings
 from econalign.training.sft import lora_config
 
-ECONALIGN = Path(sys.executable).parent / "econalign"
+from commands import econalign
+
 TARGETS = ("crra:r=2", "crra:r=-1", "pt:alpha=0.88,lambda=2.25", "moralis:kappa=0.5", "homo-kantiensis",
            "fs:alpha=0.85,beta=0.315")
 
@@ -330,7 +329,7 @@ def align_config(tmp_path, tiny_dir, **changes) -> Path:
 
 
 def cli(*args):
-    return subprocess.run([str(ECONALIGN), "align", *map(str, args)], capture_output=True, text=True, timeout=600)
+    return econalign("align", *args)
 
 
 def test_align_end_to_end_and_resume(tmp_path, tiny_dir):

@@ -12,8 +12,6 @@ import math
 import os
 import shutil
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +32,7 @@ from econalign.measure.report import tokens_line
 from econalign.measure.social import social_battery
 from econalign.serve import create_app
 from servers import running, start_serve
+from commands import econalign
 
 NAME = "tiny"
 
@@ -319,8 +318,7 @@ def served_cli(tiny_dir):
 
 
 def cli(*args, timeout=300, env=None):
-    return subprocess.run([str(Path(sys.executable).parent / "econalign"), *map(str, args)],
-                          capture_output=True, text=True, timeout=timeout, env=env and {**os.environ, **env})
+    return econalign(*args, timeout=timeout, env=env and {**os.environ, **env})
 
 
 def test_teacher_data_and_judging_through_econalign_serve(served_cli, tmp_path):

@@ -1,9 +1,6 @@
 """The budget family and battery: exact CRRA demand, the answer parser, and GARP / CCEI / r from simulated agents."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +10,7 @@ from econalign.measure.profile import profile
 from econalign.preferences import CRRA, ProspectTheory
 from econalign.tasks import budget, solve
 
-ECONALIGN = Path(sys.executable).parent / "econalign"
+from commands import econalign
 
 
 @pytest.mark.parametrize("r", [0.3, 1.0, 2.5])
@@ -80,8 +77,7 @@ def test_ccei_falls_as_sampled_answers_get_noisier(tmp_path):
 
 def test_cli_budget_battery(tmp_path):
     out = tmp_path / "budget"
-    run = subprocess.run([ECONALIGN, "profile", "--model", "sim:crra:r=2,noise=0.1", "--battery", "budget", "--out", out],
-                         capture_output=True, text=True, timeout=120)
+    run = econalign("profile", "--model", "sim:crra:r=2,noise=0.1", "--battery", "budget", "--out", out)
     assert run.returncode == 0, run.stderr
     assert {"summary.json", "results.csv", "report.html", "demand.png"} <= {p.name for p in out.iterdir()}
     summary = json.loads((out / "summary.json").read_text())

@@ -8,11 +8,8 @@ import socket
 import socketserver
 import string
 import struct
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -31,6 +28,7 @@ from econalign.tools.calculator import (
 from econalign.tools.client import AsyncCalculatorClient, CalculatorClient
 from econalign.tools.server import MAX_BODY_BYTES, MAX_REQUEST_CHARS, app
 from servers import running
+from commands import econalign
 
 FAST_S = 10.0  # every refusal takes well under a millisecond; this only catches hangs (a loaded CI machine is slow)
 
@@ -485,8 +483,7 @@ def test_client_retries_are_bounded():
 # ---------------------------------------------------------------- CLI
 
 def cli(*args):
-    script = Path(sys.executable).parent / "econalign"
-    return subprocess.run([str(script), *args], capture_output=True, text=True, timeout=60)
+    return econalign(*args, timeout=60)
 
 
 def test_cli_eval_prints_the_value():

@@ -3,9 +3,6 @@
 import json
 import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import typer
@@ -14,7 +11,8 @@ from typer.testing import CliRunner
 import econalign
 from econalign.cli import app
 
-ECONALIGN = str(Path(sys.executable).parent / "econalign")
+from commands import econalign as command
+
 TYPE_LABEL = re.compile(r"<(bool|str|int|float|path)( range)?>")  # typer's own labels: `--quick <bool>`
 
 
@@ -60,7 +58,7 @@ def test_help_reads_like_click():
 
 
 def test_version():
-    res = subprocess.run([ECONALIGN, "--version"], capture_output=True, text=True, timeout=60)
+    res = command("--version")
     assert res.returncode == 0 and res.stderr == ""
     assert res.stdout == f"econalign {econalign.__version__}\n"
 
@@ -76,9 +74,8 @@ def test_model_defaults_to_default_in_every_command():
 
 @pytest.mark.slow
 def test_eval_agent_runs_the_default_model_without_model(default_checkpoint, tmp_path):
-    run = subprocess.run([ECONALIGN, "eval", "agent", "--preference", "log", "--tasks", "gamble", "--n", "1",
-                          "--max-turns", "1", "--max-new-tokens", "4", "--out", str(tmp_path)],
-                         capture_output=True, text=True, timeout=600)
+    run = command("eval", "agent", "--preference", "log", "--tasks", "gamble", "--n", "1", "--max-turns", "1",
+                  "--max-new-tokens", "4", "--out", tmp_path)
     assert run.returncode == 0, run.stderr
     assert json.loads((tmp_path / "summary.json").read_text())["model"] == "default"
 
@@ -86,8 +83,8 @@ def test_eval_agent_runs_the_default_model_without_model(default_checkpoint, tmp
 def test_piped_tables_keep_whole_rows(tmp_path):
     # The behaviour table of the social profile is 114 columns wide; rich used to cut its cells to fit 80.
     env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
-    run = subprocess.run([ECONALIGN, "profile", "--model", "sim:moralis:kappa=0.4,noise=0.1", "--battery", "social",
-                          "--out", str(tmp_path)], capture_output=True, text=True, timeout=300, env=env)
+    run = command("profile", "--model", "sim:moralis:kappa=0.4,noise=0.1", "--battery", "social", "--out", tmp_path,
+                  env=env)
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
     at = next(i for i, line in enumerate(lines) if line.startswith("┃ game"))

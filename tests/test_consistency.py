@@ -2,9 +2,6 @@
 answers, hand-made probabilities, a tiny model and the command line."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -32,7 +29,8 @@ from econalign.preferences import Lottery, parse_preference
 from econalign.preferences.choice import choice_probability
 from econalign.tasks import pair
 
-ECONALIGN = Path(sys.executable).parent / "econalign"
+from commands import econalign
+
 ITEMS = 6 * TRIPLES + 4 * len(frame_problems())
 
 
@@ -210,14 +208,12 @@ def test_a_tiny_model_is_scored_from_its_logits(tiny_backend, tmp_path):
 def test_cli_consistency_battery_and_compare(tmp_path):
     runs = {"crra": "sim:crra:r=1,noise=0", "pt": "sim:pt:alpha=0.88,lambda=2.25,noise=0"}
     for name, model in runs.items():
-        run = subprocess.run([ECONALIGN, "profile", "--model", model, "--battery", "consistency", "--out", tmp_path / name],
-                             capture_output=True, text=True, timeout=120)
+        run = econalign("profile", "--model", model, "--battery", "consistency", "--out", tmp_path / name)
         assert run.returncode == 0, run.stderr
         assert "Transitive: no majority cycle" in run.stdout and "frame flips" in run.stdout
     summary = json.loads((tmp_path / "pt" / "summary.json").read_text())
     assert summary["battery"] == "consistency" and summary["answers"]["items"] == ITEMS
-    res = subprocess.run([ECONALIGN, "compare", tmp_path / "crra", tmp_path / "pt", "--out", tmp_path / "cmp"],
-                         capture_output=True, text=True, timeout=120)
+    res = econalign("compare", tmp_path / "crra", tmp_path / "pt", "--out", tmp_path / "cmp")
     assert res.returncode == 0, res.stderr
     row = next(line for line in res.stdout.splitlines() if line.startswith("│ frame flips"))
     assert [c.strip() for c in row.split("│")[2:-1]] == ["0.000", "0.333", "0.333"]

@@ -2,10 +2,7 @@
 
 import json
 import math
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,7 +21,8 @@ from econalign.preferences import (
 from econalign.tasks import FAMILIES, Task, bet, gamble, holt_laury, insurance, solve
 from econalign.tools.calculator import evaluate
 
-ECONALIGN = Path(sys.executable).parent / "econalign"
+from commands import econalign
+
 ALL = ["gamble", "holt_laury", "insurance", "bet"]
 # The preferences the brief names, plus expected value and a prospect theory with unequal
 # curvature, a reference point and weighting (the bet's no-closed-form path).
@@ -378,10 +376,6 @@ def test_save_replaces_earlier_output(tmp_path):
 # ---------------------------------------------------------------- CLI
 
 
-def econalign(*args):
-    return subprocess.run([str(ECONALIGN), *map(str, args)], capture_output=True, text=True, timeout=120)
-
-
 def test_cli_writes_jsonl_and_a_loadable_dataset(tmp_path):
     from datasets import load_from_disk
 
@@ -476,6 +470,5 @@ def test_homo_moralis_trace_by_hand():
     ("crra:r=1", "dilemma", "dilemma tasks need a social preference"),
 ])
 def test_data_refuses_a_preference_of_the_wrong_kind(tmp_path, spec, tasks, message):
-    run = subprocess.run([ECONALIGN, "data", "--preference", spec, "--tasks", tasks, "--n", "4", "--out", tmp_path / "d"],
-                         capture_output=True, text=True, timeout=60)
+    run = econalign("data", "--preference", spec, "--tasks", tasks, "--n", "4", "--out", tmp_path / "d")
     assert run.returncode == 2 and message in run.stderr and "Traceback" not in run.stderr

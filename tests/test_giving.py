@@ -2,9 +2,6 @@
 the answer parser, and GARP / CCEI / κ / (α, β) from simulated agents, a tiny model and the CLI."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,7 +15,8 @@ from econalign.measure.profile import profile
 from econalign.preferences import FehrSchmidt, HomoMoralis, parse_preference
 from econalign.tasks import games, giving, solve
 
-ECONALIGN = Path(sys.executable).parent / "econalign"
+from commands import econalign
+
 PRICES = [(1, 4), (1, 3), (1, 2), (1, 1), (2, 1), (3, 1), (4, 1)]  # Andreoni and Miller's 1/3 ... 3, and wider
 
 
@@ -177,15 +175,13 @@ def test_tiny_model_logits_end_to_end(tiny_backend, tmp_path):
 
 def test_cli_giving_battery_and_compare(tmp_path):
     runs = [tmp_path / "fs", tmp_path / "moralis"]
-    run = subprocess.run([ECONALIGN, "profile", "--model", "sim:fs:alpha=1,beta=0.55,noise=0.1", "--battery", "giving",
-                          "--out", runs[0]], capture_output=True, text=True, timeout=120)
+    run = econalign("profile", "--model", "sim:fs:alpha=1,beta=0.55,noise=0.1", "--battery", "giving", "--out", runs[0])
     assert run.returncode == 0, run.stderr
     assert {"summary.json", "results.csv", "report.html", "giving.png"} <= {p.name for p in runs[0].iterdir()}
     assert "GARP" in run.stdout and "share passed by price of giving" in run.stdout
     assert json.loads((runs[0] / "summary.json").read_text())["battery"] == "giving"
     profile(load_backend("sim:moralis:kappa=0.7,noise=0.1"), runs[1], battery="giving")
-    res = subprocess.run([ECONALIGN, "compare", *runs, "--out", tmp_path / "cmp"], capture_output=True, text=True,
-                         timeout=120)
+    res = econalign("compare", *runs, "--out", tmp_path / "cmp")
     assert res.returncode == 0, res.stderr
     board = pd.read_csv(tmp_path / "cmp" / "compare.csv")
     assert list(board["battery"]) == ["giving", "giving"] and board["CCEI"].tolist() == [1.0, 1.0]

@@ -1,8 +1,6 @@
 """Math pipeline: grading against adversarial answers, dataset loading, the eval command, SFT records."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +11,8 @@ from econalign.math.grader import boxed, grade, gsm8k_gold
 from econalign.math.prompts import r1_zero
 from econalign.training.dataset import to_prompt_completion, tokenize_record
 
-ECONALIGN = Path(sys.executable).parent / "econalign"
+from commands import econalign
+
 FIXTURES = Path(__file__).parent / "fixtures"
 GSM8K = FIXTURES / "gsm8k_test.jsonl"  # the first 8 GSM8K test problems (MIT licence: GSM8K_LICENSE)
 
@@ -175,10 +174,6 @@ def test_bad_rows_are_named(tmp_path, row, message):
     path.write_text(json.dumps(row) + "\n")
     with pytest.raises(EconalignError, match=message):
         load_problems(str(path))
-
-
-def econalign(*args, timeout=600):
-    return subprocess.run([ECONALIGN, *map(str, args)], capture_output=True, text=True, timeout=timeout)
 
 
 def test_math_eval_end_to_end_on_a_tiny_model(tiny_dir, tmp_path):

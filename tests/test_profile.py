@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -26,18 +25,13 @@ from econalign.measure.report import fmt
 from econalign.measure.social import social_battery
 from econalign.resume import left_to_do, run_chunks
 
-ECONALIGN = Path(sys.executable).parent / "econalign"
+from commands import ECONALIGN, econalign
+
 PNGS = ("curves.png", "holt_laury.png", "logit_vs_utility.png", "personas.png", "mixed.png")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 QUICK_ITEMS = len(risk_battery(quick=True))
 FULL_ITEMS = len(risk_battery(quick=False))
 SOCIAL_ITEMS = len(social_battery())
-
-
-def econalign(*args, env=None, timeout=600) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(ECONALIGN), *map(str, args)], capture_output=True, text=True, env=env, timeout=timeout
-    )
 
 
 def strict_json(path: Path):

@@ -1,8 +1,6 @@
 """GRPO and expert iteration on a tiny model, end to end on CPU; EI's selection on real traces."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -20,7 +18,8 @@ from econalign.training.dataset import reward_records
 from econalign.training.ei import select_correct, select_correct_math, train_ei
 from econalign.training.grpo import train_grpo
 
-ECONALIGN = Path(sys.executable).parent / "econalign"
+from commands import econalign
+
 SPEC = "crra:r=1"
 
 
@@ -165,8 +164,7 @@ def test_bad_grpo_config_is_one_line(tmp_path, records, grpo, message):
 def test_grpo_on_cpu_refuses_vllm(tiny_dir, records, tmp_path):
     cfg = {"model": str(tiny_dir), "data": {"paths": [str(records)]}, "output_dir": str(tmp_path / "run"),
            "grpo": {"vllm": "colocate", "batch_size": 2, "num_generations": 2}}
-    run = subprocess.run([ECONALIGN, "train", "grpo", "--config", write(tmp_path / "g.yaml", cfg)],
-                         capture_output=True, text=True, timeout=300)
+    run = econalign("train", "grpo", "--config", write(tmp_path / "g.yaml", cfg))
     assert run.returncode == 2 and "needs a GPU" in run.stderr and "Traceback" not in run.stderr
 
 

@@ -3,7 +3,6 @@
 import json
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -33,7 +32,8 @@ from econalign.training.dataset import (
 )
 from econalign.training.sft import build_trainer, resume_point
 
-ECONALIGN = Path(sys.executable).parent / "econalign"
+from commands import ECONALIGN, econalign
+
 ROOT = Path(__file__).parent.parent
 FIXTURE = Path(__file__).parent / "fixtures" / "sft_chat.jsonl"  # 10 CRRA teacher answers (cut short), 6 synthetic
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -58,10 +58,6 @@ def write_config(folder: Path, model: Path, training=None, **top) -> Path:
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
-
-
-def econalign(*args, timeout=300) -> subprocess.CompletedProcess:
-    return subprocess.run([str(ECONALIGN), *map(str, args)], capture_output=True, text=True, timeout=timeout)
 
 
 def complete_checkpoints(run: Path) -> list[int]:

@@ -1,9 +1,6 @@
 """The social battery: κ and Fehr–Schmidt (α, β) recovered from simulated agents, per-game behaviour, CLI."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,7 +13,7 @@ from econalign.preferences import FehrSchmidt, HomoMoralis
 from econalign.tasks import dilemma, games, solve
 from econalign.tasks.social import reversed_menu
 
-ECONALIGN = Path(sys.executable).parent / "econalign"
+from commands import econalign
 
 
 def estimate(summary, model, name):
@@ -95,8 +92,7 @@ def test_tiny_model_answers_menus_of_different_sizes(tiny_backend, tmp_path):
 
 def test_cli_social_battery(tmp_path):
     out = tmp_path / "social"
-    run = subprocess.run([ECONALIGN, "profile", "--model", "sim:moralis:kappa=0.6,noise=0.1", "--battery", "social",
-                          "--out", out], capture_output=True, text=True, timeout=120)
+    run = econalign("profile", "--model", "sim:moralis:kappa=0.6,noise=0.1", "--battery", "social", "--out", out)
     assert run.returncode == 0, run.stderr
     assert {"summary.json", "results.csv", "report.html", "behaviour.png", "ultimatum.png"} <= {p.name for p in out.iterdir()}
     assert json.loads((out / "summary.json").read_text())["battery"] == "social"
@@ -107,7 +103,7 @@ def test_cli_social_battery(tmp_path):
     (["--battery", "social", "--model", "sim:crra:r=1"], "cannot answer"),
 ])
 def test_cli_bad_battery_input_is_one_line(tmp_path, args, message):
-    run = subprocess.run([ECONALIGN, "profile", "--out", tmp_path / "x", *args], capture_output=True, text=True, timeout=120)
+    run = econalign("profile", "--out", tmp_path / "x", *args)
     assert run.returncode == 2 and message in run.stderr and "Traceback" not in run.stderr
 
 

@@ -4,9 +4,6 @@ simulated agents, a tiny model and the command line."""
 import html
 import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +36,8 @@ from econalign.measure.verdict import utilities_verdict
 from econalign.tasks import forced_choice
 from econalign.tasks.outcomes import Outcome, describe, outcome, read_outcomes
 
-ECONALIGN = Path(sys.executable).parent / "econalign"
+from commands import econalign
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "outcomes"
 
 
@@ -368,11 +366,6 @@ def test_a_tiny_model_ranks_free_text_from_its_logits(tiny_backend, tmp_path):
 
 
 # ---------------------------------------------------------------- the command line
-
-
-def econalign(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([str(ECONALIGN), *map(str, args)], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
 
 
 @pytest.mark.parametrize("content, args, message", [
