@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import subprocess
 
 import pytest
 import typer
@@ -11,6 +12,7 @@ from typer.testing import CliRunner
 import econalign
 from econalign.cli import app
 
+from commands import ECONALIGN, forkable
 from commands import econalign as command
 
 TYPE_LABEL = re.compile(r"<(bool|str|int|float|path)( range)?>")  # typer's own labels: `--quick <bool>`
@@ -94,3 +96,13 @@ def test_piped_tables_keep_whole_rows(tmp_path):
     assert games == ["dictator", "ultimatum_proposer", "ultimatum_responder", "trust_investor", "trust_trustee",
                      "prisoners_dilemma", "public_goods", "dilemma"]
     assert "…" not in run.stdout
+
+
+@pytest.mark.parametrize("args", [["--version"], ["profile", "--model", "sim:foo"], ["calculator", "eval", "2+2"],
+                                  ["profile", "--no-such-option"]])
+def test_a_forked_command_answers_as_a_fresh_process(args):
+    # tests run the CLI in children forked from the worker (tests/commands.py); they must see what users see
+    fresh = subprocess.run([str(ECONALIGN), *args], capture_output=True, text=True, timeout=120)
+    assert forkable(None) or not os.environ.get("PYTEST_XDIST_WORKER")  # `make test` does fork
+    forked = command(*args)
+    assert (forked.returncode, forked.stdout, forked.stderr) == (fresh.returncode, fresh.stdout, fresh.stderr)
