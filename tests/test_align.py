@@ -44,6 +44,11 @@ TARGETS = ("crra:r=2", "crra:r=-1", "pt:alpha=0.88,lambda=2.25", "moralis:kappa=
 @pytest.mark.parametrize("spec", TARGETS)
 def test_no_battery_item_in_training_data(spec):
     records, summary = decision_records(spec, 3000, seed=1)
+    if spec.startswith(("crra", "pt")):  # and the curriculum's item sets, on the battery's own gambles
+        for shapes, draws in ((["anchor"], "varied"), (None, "curves")):
+            more, s = decision_records(spec, 1500, seed=2, shapes=shapes, draws=draws)
+            records, summary["battery_items_in_data"] = records + more, summary["battery_items_in_data"] + s["battery_items_in_data"]
+            assert s["battery_items_drawn_and_dropped"] > 0  # these sets do meet battery items, and drop them
     keys = battery_keys()
     assert summary["battery_items_in_data"] == 0
     assert not [r for r in records if decision_key(Task(**r["task"])) in keys]
@@ -68,7 +73,8 @@ def test_a_drawn_battery_item_is_dropped_and_counted(monkeypatch):
     battery_item = social_battery()[0]
     draws = iter([battery_item, reversed_menu(battery_item)])  # drawn first, without using the random stream
     real = decisions.draw_item
-    monkeypatch.setattr(decisions, "draw_item", lambda shape, pref, rng: next(draws, None) or real(shape, pref, rng))
+    monkeypatch.setattr(decisions, "draw_item",
+                        lambda shape, pref, rng, how: next(draws, None) or real(shape, pref, rng, how))
     records, summary = decision_records("moralis:kappa=0.5", 16, seed=0, shapes=["dictator"])
     assert summary["battery_items_drawn_and_dropped"] == before["battery_items_drawn_and_dropped"] + 2
     assert summary["battery_items_in_data"] == 0 and [r["task"] for r in records] == [r["task"] for r in plain]
@@ -87,7 +93,41 @@ def test_shapes_cover_the_batteries_in_both_orders():
     assert {bool(Task(**r["task"]).params.get("reversed")) for r in social} == {True, False}
 
 
+def gamble_of(task: Task):
+    return max(task.lotteries().values(), key=lambda lot: len(lot.outcomes))
+
+
+def test_curve_draws_are_the_batterys_own_gambles_with_new_amounts():
+    battery = [t for t in risk_battery(False) if t.family == "gamble" and not t.params.get("persona")]
+    curves = {(t.params["kind"], gamble_of(t), t.wealth) for t in battery if t.params["kind"] != "mixed"}
+    records, summary = decision_records("crra:r=1", 600, seed=0, draws="curves")
+    gambles = [Task(**r["task"]) for r in records if r["shape"] in ("gains", "losses", "mixed")]
+    assert summary["draws"] == "curves" and len(gambles) == 450
+    single = [t for t in gambles if t.params["kind"] != "mixed"]
+    assert all((t.params["kind"], gamble_of(t), t.wealth) in curves for t in single)
+    assert len({t.params["sure"] for t in single}) > 250  # new amounts, not the battery's few
+    mixed = {(min(gamble_of(t).outcomes), t.wealth) for t in gambles if t.params["kind"] == "mixed"}
+    assert mixed == {(-100.0, 1100.0), (-500.0, 1500.0)}  # the battery's two losses at its wealth; gains are new
+
+
+def test_anchor_items_vary_only_the_sure_amount():
+    records, summary = decision_records("crra:r=2", 300, seed=0, shapes=["anchor"])
+    tasks = [Task(**r["task"]) for r in records]
+    assert summary["shapes"] == {"anchor": 300} and {r["shape"] for r in records} == {"anchor"}
+    assert {t.wealth for t in tasks} == {1000.0} and {t.params["sure_first"] for t in tasks} == {True, False}
+    assert {json.dumps(sorted(o for opt in t.params["options"].values() for o in opt if len(opt) == 2))
+            for t in tasks} == {json.dumps([[0.0, 0.5], [1000.0, 0.5]])}
+    assert all(t.params["sure"] == round(t.params["sure"]) and 0 <= t.params["sure"] <= 1000 for t in tasks)
+    far = [(t.params["sure"] > 1000 / 3, r["messages"][-1]["content"] == "accept") for t, r in zip(tasks, records)
+           if abs(t.params["sure"] - 1000 / 3) > 150]  # far from r = 2's certainty equivalent, $333
+    assert np.mean([take for above, take in far if above]) > 0.85 > 0.15 > np.mean([take for above, take in far if not above])
+
+
 def test_bad_requests_are_refused():
+    with pytest.raises(EconalignError, match="unknown shape anchor"):
+        decision_records("moralis:kappa=0.5", 10, shapes=["anchor"])
+    with pytest.raises(EconalignError, match="unknown draws"):
+        decision_records("crra:r=2", 10, draws="battery")
     with pytest.raises(EconalignError, match="unknown shape dictator"):
         decision_records("crra:r=2", 10, shapes=["gains", "dictator"])
     with pytest.raises(EconalignError, match="positive"):
@@ -352,6 +392,29 @@ def test_align_end_to_end_and_resume(tmp_path, tiny_dir):
     assert again.returncode == 0 and (out / "sft" / "summary.json").stat().st_mtime == stamp
     other = cli("--config", config, "--preference", "crra:r=1")
     assert other.returncode == 2 and "another preference" in other.stderr and "Traceback" not in other.stderr
+
+
+def test_a_curriculum_trains_in_order_and_retrains_what_follows_a_change(tmp_path, tiny_dir):
+    def run(first_n, *args):
+        stages = [{"n": first_n, "shapes": ["anchor"]}, {"n": 24, "draws": "curves"}]
+        config = align_config(tmp_path, tiny_dir, data=stages, training={"max_steps": 1, "batch_size": 8, "save_steps": 1})
+        done = cli("--config", config, *args)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return {k: (out / k / "summary.json").stat().st_mtime_ns for k in ("sft-1", "sft-2", "after")}
+
+    out = tmp_path / "run"
+    first = run(16)
+    summary = json.loads((out / "summary.json").read_text())
+    assert [st["data"]["shapes"] for st in summary["stages"]] == [
+        {"anchor": 16}, {"gains": 6, "losses": 6, "mixed": 6, "holt_laury": 6}]
+    assert summary["data"]["n"] == 40 and summary["training"]["global_step"] == 2
+    assert yaml.safe_load((out / "sft-2" / "config.yaml").read_text())["model"] == str(out / "sft-1" / "model")
+    assert "Curriculum" in (out / "report.html").read_text() and not (out / "sft").exists()
+    assert run(16) == first  # finished: reused
+    last_changed = run(16, "--n", "16")  # --n is the last stage's: the first stage's model is kept
+    assert last_changed["sft-1"] == first["sft-1"] and all(last_changed[k] > first[k] for k in ("sft-2", "after"))
+    first_changed = run(8, "--n", "16")  # the first stage's items: everything after them is trained again
+    assert all(first_changed[k] > last_changed[k] for k in first)
 
 
 @pytest.mark.parametrize("args, message", [

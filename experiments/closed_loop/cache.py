@@ -41,49 +41,12 @@ def run(tasks, name):
     torch.save({"tasks": [t.to_dict() for t in tasks], "ids": ids, "states": out_states}, f"{DIR}/{name}.pt")
 
 
-def curve_items(n, pref, rng):
-    """Items on the battery's own curves: its gains and losses lotteries (at its wealth) against new sure
-    amounts, its mixed gambles' losses with new gains, Holt-Laury rows at other scales; half near the target's
-    indifference point. Battery items drawn are dropped and counted."""
-    bat = [t for t in risk_battery(False) if t.family == "gamble" and not t.params.get("persona")]
-    curves = {}
-    for t in bat:
-        if t.params.get("kind") != "mixed":
-            g = max(t.lotteries().values(), key=lambda lot: len(lot.outcomes))
-            curves.setdefault(t.params["kind"], {})[(g, t.wealth)] = None
-    keys, items, rejected = decisions.battery_keys(), [], 0
-    shapes = ("gains", "losses", "mixed", "holt_laury")
-    while len(items) < n:
-        shape = shapes[len(items) % 4]
-        if shape == "holt_laury":
-            task = decisions.holt_laury_item(pref, rng)
-        elif shape == "mixed":
-            loss = float(rng.choice([100.0, 500.0]))
-            wealth = 1000.0 + loss
-            thr = gamble.acceptable_gain(pref, loss, wealth, 0.5)
-            gain = thr * np.exp(rng.normal(0.0, 0.3)) if decisions.near(rng) else loss * rng.uniform(0.5, 5.0)
-            task = gamble.make(Lottery.binary(0.5, max(10.0, float(np.round(gain, -1))), -loss), 0.0, wealth,
-                               bool(rng.integers(2)))
-        else:
-            options = list(curves[shape])
-            g, wealth = options[rng.integers(len(options))]
-            lo, hi = min(g.outcomes), max(g.outcomes)
-            x = rng.uniform(lo, hi) if not decisions.near(rng) else \
-                pref.certainty_equivalent(g, wealth) + rng.normal(0.0, 0.1 * (hi - lo))
-            task = gamble.make(g, decisions.cents_or_dollars(float(np.clip(x, lo, hi)), rng), wealth, bool(rng.integers(2)))
-        if decisions.decision_key(task) in keys:
-            rejected += 1
-            continue
-        items.append(task)
-    return items, rejected
-
-
 what = sys.argv[1]
 if what == "battery":
     run(risk_battery(quick=False), "battery")
 elif what == "train":
     n = int(sys.argv[2])
-    tasks, _ = decisions.draw_items(decisions.RISK_SHAPES, n, parse_preference("crra:r=2"), np.random.default_rng(1))
+    tasks, _, _ = decisions.draw_items(decisions.RISK_SHAPES, n, parse_preference("crra:r=2"), np.random.default_rng(1))
     run(tasks, f"train{n}")
 elif what == "stakes":  # two quantities vary: the stake (wealth = stake, so r = 2's CE is a third of it) and S
     rng = np.random.default_rng(6)
@@ -95,7 +58,10 @@ elif what == "stakes":  # two quantities vary: the stake (wealth = stake, so r =
     run(tasks, "stakes")
 elif what == "curves":
     n = int(sys.argv[2])
-    tasks, rejected = curve_items(n, parse_preference("crra:r=2"), np.random.default_rng(7))
+    # the package's curve draws (decisions.curve_item; the figures of 2026-12-03 used this file's earlier copy of
+    # it, commit bb79724: the same design, other items)
+    tasks, _, rejected = decisions.draw_items(decisions.RISK_SHAPES, n, parse_preference("crra:r=2"),
+                                              np.random.default_rng(7), draws="curves")
     print("battery items drawn and dropped", rejected, flush=True)
     run(tasks, f"curves{n}")
 else:

@@ -4,6 +4,8 @@ One resumable pipeline in OUT:
   before/   logit profile of M (risk battery for risk targets, social battery for social ones) + retention.json
   data/     direct-decision training items in the battery's formats, labelled by P (train.jsonl, summary.json)
   sft/      LoRA fine-tuning with the SFT trainer (checkpoints, loss curve, merged model/)
+            (a curriculum of k item sets: data-1/ sft-1/ ... data-k/ sft-k/, each stage training the model
+            the one before it merged)
   after/    the same profile of sft/model + retention.json
   summary.json, report.html, plots: before / after / target and the verdict
 
@@ -24,7 +26,7 @@ import yaml
 from econalign import EconalignError
 from econalign.io import read_json, writable_dir, write_json, write_text
 from econalign.preferences import RiskPreference, parse_preference
-from econalign.training.config import AlignRunConfig, DataConfig, SFTRunConfig
+from econalign.training.config import AlignData, AlignRunConfig, DataConfig, SFTRunConfig
 
 # What a rerun in the same folder may not change (the profiles and data depend on all of them).
 FIXED = ("preference", "model", "seed", "quick")
@@ -45,24 +47,42 @@ def run_align(config: AlignRunConfig, say: Callable[[str], None] = print) -> dic
     start = time.perf_counter()
     say(f"[1/5] profile of {config.model} before training ({battery} battery, next-token logits)")
     before = profile_step(config.model, out / "before", config, battery)
-    say("[2/5] direct-decision training data")
-    data, remade = data_step(config, out / "data")
-    if remade:  # a model trained on other data, and its profile, no longer fit
-        shutil.rmtree(out / "sft", ignore_errors=True)
-    say(f"      {data['n']} items {data['shapes']}, answers {data['answers']}; "
-        f"battery items in the data: {data['battery_items_in_data']}")
+    stages = stage_folders(out, len(config.data))
+    say("[2/5] direct-decision training data" + (f" ({len(stages)} stages)" if len(stages) > 1 else ""))
+    datas, retrain_from = [], len(stages)
+    for k, (part, (data_dir, _)) in enumerate(zip(config.data, stages)):
+        data, remade = data_step(config, part, data_dir, config.seed + k)
+        if remade:  # a model trained on other data, the stages after it, and its profile no longer fit
+            retrain_from = min(retrain_from, k)
+        datas.append(data)
+        say(f"      {data['n']} items {data['shapes']}, answers {data['answers']}; "
+            f"battery items in the data: {data['battery_items_in_data']}")
     say("[3/5] fine-tuning (LoRA)")
-    sft, retrained = sft_step(config, out)
-    if retrained:
+    sfts, model, trained = [], config.model, False
+    for k, (part, (data_dir, sft_dir)) in enumerate(zip(config.data, stages)):
+        if k >= retrain_from or trained:  # its data, or the model it starts from, changed
+            shutil.rmtree(sft_dir, ignore_errors=True)
+        sft, retrained = sft_step(sft_config(config, part, model, data_dir, sft_dir))
+        trained |= retrained
+        sfts.append(sft)
+        model = str(sft_dir / "model")
+        say(f"      {sft['global_step']} steps, loss {fmt_loss(sft['first_loss'])} → {fmt_loss(sft['last_loss'])}")
+    if trained:
         shutil.rmtree(out / "after", ignore_errors=True)  # a profile of the old weights
-    say(f"      {sft['global_step']} steps, loss {fmt_loss(sft['first_loss'])} → {fmt_loss(sft['last_loss'])}")
     say("[4/5] profile of the trained model")
-    after = profile_step(str(out / "sft" / "model"), out / "after", config, battery)
+    after = profile_step(model, out / "after", config, battery)
     say("[5/5] report")
     from econalign.measure.align_report import write_align_report
 
-    summary = write_align_report(config, battery, before, after, data, sft, out, time.perf_counter() - start)
+    summary = write_align_report(config, battery, before, after, datas, sfts, out, time.perf_counter() - start)
     return summary
+
+
+def stage_folders(out: Path, k: int) -> list[tuple[Path, Path]]:
+    """(data, sft) folder of each stage: data/ and sft/ for one item set, data-i/ and sft-i/ for a curriculum."""
+    if k == 1:
+        return [(out / "data", out / "sft")]
+    return [(out / f"data-{i}", out / f"sft-{i}") for i in range(1, k + 1)]
 
 
 def fmt_loss(x) -> str:
@@ -99,19 +119,17 @@ def profile_step(model: str, folder: Path, config: AlignRunConfig, battery: str)
     return {**summary, "retention": retention}
 
 
-def data_step(config: AlignRunConfig, folder: Path) -> tuple[dict, bool]:
-    """train.jsonl of direct decisions, and whether it was made now (seconds) rather than found with the
-    same settings."""
+def data_step(config: AlignRunConfig, part: AlignData, folder: Path, seed: int) -> tuple[dict, bool]:
+    """train.jsonl of direct decisions, and whether it was made now rather than found with the same settings."""
     from econalign.data.decisions import decision_records
     from econalign.io import jsonl
 
-    settings = {"preference": config.preference, "seed": config.seed, **config.data.model_dump(mode="json")}
+    settings = {"preference": config.preference, "seed": seed, **part.model_dump(mode="json", exclude={"epochs"})}
     saved = folder / "summary.json"
     if saved.exists() and (folder / "train.jsonl").exists() and read_json(saved).get("settings") == settings:
         return read_json(saved), False
     folder = writable_dir(folder)
-    records, summary = decision_records(config.preference, config.data.n, config.seed, config.data.noise,
-                                        config.data.shapes)
+    records, summary = decision_records(config.preference, part.n, seed, part.noise, part.shapes, draws=part.draws)
     if summary["battery_items_in_data"]:  # cannot happen by construction; refuse rather than train on the test
         raise EconalignError(f"{summary['battery_items_in_data']} battery items in the training data")
     write_text(folder / "train.jsonl", jsonl(records))
@@ -120,17 +138,17 @@ def data_step(config: AlignRunConfig, folder: Path) -> tuple[dict, bool]:
     return summary, True
 
 
-def sft_config(config: AlignRunConfig, out: Path) -> SFTRunConfig:
-    return SFTRunConfig(model=config.model, data=DataConfig(paths=[out / "data" / "train.jsonl"], seed=config.seed),
-                        output_dir=out / "sft", seed=config.seed, training=config.training, lora=config.lora)
+def sft_config(config: AlignRunConfig, part: AlignData, model: str, data: Path, folder: Path) -> SFTRunConfig:
+    training = config.training.model_copy(update={"epochs": part.epochs}) if part.epochs else config.training
+    return SFTRunConfig(model=model, data=DataConfig(paths=[data / "train.jsonl"], seed=config.seed),
+                        output_dir=folder, seed=config.seed, training=training, lora=config.lora)
 
 
-def sft_step(config: AlignRunConfig, out: Path) -> tuple[dict, bool]:
+def sft_step(sft: SFTRunConfig) -> tuple[dict, bool]:
     """The fine-tuning summary, and whether training ran now (False: a finished run with the same config)."""
     from econalign.training.sft import train_sft
 
-    sft = sft_config(config, out)
-    folder = out / "sft"
+    folder = Path(sft.output_dir)
     same = (folder / "config.yaml").exists() and yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8")) \
         == sft.model_dump(mode="json")
     if same and (folder / "summary.json").exists() and (folder / "model").exists():

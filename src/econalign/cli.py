@@ -284,7 +284,7 @@ def align(
     model: str = typer.Option(None, help="`default` (the default), a Hugging Face id or a local folder."),
     out: Path = typer.Option(None, help="Output folder (default: runs/align-<model>-<preference>)."),
     config: Path = typer.Option(None, "--config", help="Run config (YAML, recipes/align_*.yaml); flags override it."),
-    n: int = typer.Option(None, min=1, help="Training items (default 1500)."),
+    n: int = typer.Option(None, min=1, help="Training items (default 1500; of the last item set of a curriculum)."),
     seed: int = typer.Option(None, min=0, help="Seed of the data, training and profiles (default 0)."),
     quick: bool = typer.Option(None, "--quick/--full", help="Short or full risk battery for both profiles (default full)."),
 ):
@@ -298,7 +298,9 @@ def align(
     raw = load_config(config, AlignRunConfig).model_dump(exclude_unset=True) if config else {}
     raw.update({k: v for k, v in given.items() if v is not None})
     if n is not None:
-        raw["data"] = {**raw.get("data", {}), "n": n}
+        stages = raw.get("data") or [{}]
+        stages = [stages] if isinstance(stages, dict) else stages
+        raw["data"] = [*stages[:-1], {**stages[-1], "n": n}]
     if "preference" not in raw:
         raise EconalignError("give the target with --preference (or in --config)")
     raw.setdefault("output_dir", Path("runs") / slug(f"align-{raw.get('model', 'default')}-{raw['preference']}"))

@@ -32,7 +32,11 @@ from econalign.tasks.base import Task
 from econalign.tasks.social import reversed_menu
 
 RISK_SHAPES = ("gains", "losses", "mixed", "holt_laury")
+ANCHOR = "anchor"  # asked for by name (a curriculum's first stage), never by default
 SOCIAL_SHAPES = (*games.GAMES, "dilemma")
+# How gains, losses and mixed items are drawn: "varied" around the battery's stakes, probabilities and wealth;
+# "curves" on the battery's own lotteries and wealth with new sure amounts (mixed: its losses, new gains).
+DRAWS = ("varied", "curves")
 DEFAULT_NOISE = 0.05
 # Stakes around the battery's $1,000 (drawn BATTERY_STAKE_SHARE of the time): CRRA with wealth tied to the stake and
 # prospect theory with alpha = beta are scale-free, so every stake teaches the same rule.
@@ -48,7 +52,7 @@ def shapes_for(pref, shapes: Sequence[str] | None = None) -> list[str]:
     """The shapes asked for (default: all of the preference's kind), checked against its kind."""
     own = RISK_SHAPES if isinstance(pref, RiskPreference) else SOCIAL_SHAPES
     chosen = list(dict.fromkeys(shapes or own))
-    wrong = [s for s in chosen if s not in own]
+    wrong = [s for s in chosen if s not in (*own, ANCHOR) or (s == ANCHOR and own is SOCIAL_SHAPES)]
     if wrong or not chosen:
         raise EconalignError(f"unknown shape {', '.join(wrong) or '(none given)'} for {pref.spec()}; "
                              f"use some of {', '.join(own)}")
@@ -78,20 +82,66 @@ def gamble_item(kind: str, pref, rng: np.random.Generator) -> Task:
     if kind == "mixed":
         p = 0.5 if rng.random() < 0.8 else float(rng.integers(6, 15)) / 20
         loss = max(10.0, float(np.round(s * rng.uniform(0.05, 1.0), -1)))
-        wealth = wealth_for(s + loss, rng, lower=False)
-        ratio = rng.uniform(0.5, 5.0)
-        threshold = gamble.acceptable_gain(pref, loss, wealth, p) if near(rng) else None
-        gain = threshold * np.exp(rng.normal(0.0, 0.3)) if threshold else loss * ratio
-        return gamble.make(Lottery.binary(p, max(10.0, float(np.round(gain, -1))), -loss), 0.0, wealth, sure_first)
+        return mixed_item(p, loss, wealth_for(s + loss, rng, lower=False), pref, rng, sure_first)
     p = float(rng.choice(BATTERY_PROBS)) if rng.random() < 0.5 else float(rng.integers(1, 20)) / 20
     other = (0.3 * s if rng.random() < 0.5 else float(np.round(s * rng.uniform(0.05, 0.6), -1))) if rng.integers(2) else 0.0
     sign = 1.0 if kind == "gains" else -1.0
     g = Lottery.binary(p, sign * s, sign * other + 0.0)
     wealth = wealth_for(s if kind == "gains" else 2 * s, rng, lower=kind == "gains")
-    lo, hi = sorted((sign * s, sign * other))
-    centre = pref.certainty_equivalent(g, wealth) if near(rng) else None
-    x = rng.uniform(lo, hi) if centre is None else centre + rng.normal(0.0, 0.1 * (hi - lo))
-    return gamble.make(g, cents_or_dollars(float(np.clip(x, lo, hi)), rng), wealth, sure_first)
+    return gamble.make(g, sure_amount(g, wealth, pref, rng), wealth, sure_first)
+
+
+def mixed_item(p: float, loss: float, wealth: float, pref, rng: np.random.Generator, sure_first: bool) -> Task:
+    """+G with probability p, else -loss, against $0: G near the target's acceptable gain half the time, else
+    0.5 to 5 times the loss."""
+    ratio = rng.uniform(0.5, 5.0)
+    threshold = gamble.acceptable_gain(pref, loss, wealth, p) if near(rng) else None
+    gain = threshold * np.exp(rng.normal(0.0, 0.3)) if threshold else loss * ratio
+    return gamble.make(Lottery.binary(p, max(10.0, float(np.round(gain, -1))), -loss), 0.0, wealth, sure_first)
+
+
+def sure_amount(g: Lottery, wealth: float, pref, rng: np.random.Generator) -> float:
+    """A sure amount against gamble g: uniform between its outcomes, or near the target's certainty equivalent."""
+    lo, hi = min(g.outcomes), max(g.outcomes)
+    x = pref.certainty_equivalent(g, wealth) + rng.normal(0.0, 0.1 * (hi - lo)) if near(rng) else rng.uniform(lo, hi)
+    return cents_or_dollars(float(np.clip(x, lo, hi)), rng)
+
+
+@cache
+def battery_curves() -> dict[str, tuple]:
+    """The risk battery's own gambles: (lottery, wealth) per gains / losses curve, and (p, loss, wealth) per
+    mixed-gamble series, in the battery's order."""
+    from econalign.measure.risk import risk_battery
+
+    curves: dict[str, dict] = {"gains": {}, "losses": {}, "mixed": {}}
+    for task in risk_battery(False):
+        if task.family != "gamble" or task.params.get("persona"):
+            continue
+        kind, g = task.params["kind"], max(task.lotteries().values(), key=lambda lot: len(lot.outcomes))
+        key = (g, task.wealth) if kind != "mixed" else (g.probs[0], -min(g.outcomes), task.wealth)
+        curves[kind][key] = None
+    return {kind: tuple(keys) for kind, keys in curves.items()}
+
+
+def curve_item(kind: str, pref, rng: np.random.Generator) -> Task:
+    """A gains or losses gamble of the battery, at its wealth, against a new sure amount; or one of the battery's
+    mixed-gamble losses with a new gain (near the target's acceptable gain half the time)."""
+    options = battery_curves()[kind]
+    pick = options[rng.integers(len(options))]
+    sure_first = bool(rng.integers(2))
+    if kind == "mixed":
+        return mixed_item(*pick, pref, rng, sure_first)
+    g, wealth = pick
+    return gamble.make(g, sure_amount(g, wealth, pref, rng), wealth, sure_first)
+
+
+def anchor_item(rng: np.random.Generator) -> Task:
+    """The battery's 50% x $1,000-or-$0 gamble (wealth $1,000) against a whole-dollar sure amount drawn uniformly.
+    With one amount varying, a model learns to compare it with the target's certainty equivalent within a few
+    hundred steps, and the wider shapes then build on that comparison; trained on them from the start, a small
+    model stays at the base rate (experiments/closed_loop)."""
+    g = Lottery.binary(0.5, 1000.0, 0.0)
+    return gamble.make(g, float(np.round(rng.uniform(0.0, 1000.0))), 1000.0, bool(rng.integers(2)))
 
 
 def cents_or_dollars(x: float, rng: np.random.Generator) -> float:
@@ -112,9 +162,11 @@ def social_item(shape: str, rng: np.random.Generator) -> Task:
     return reversed_menu(task) if rng.integers(2) else task
 
 
-def draw_item(shape: str, pref, rng: np.random.Generator) -> Task:
+def draw_item(shape: str, pref, rng: np.random.Generator, draws: str = "varied") -> Task:
+    if shape == ANCHOR:
+        return anchor_item(rng)
     if shape in ("gains", "losses", "mixed"):
-        return gamble_item(shape, pref, rng)
+        return curve_item(shape, pref, rng) if draws == "curves" else gamble_item(shape, pref, rng)
     if shape == "holt_laury":
         return holt_laury_item(pref, rng)
     return social_item(shape, rng)
@@ -143,25 +195,27 @@ def shape_of(task: Task) -> str:
     return task.params.get("kind") or task.params.get("game") or task.family
 
 
-def draw_items(shapes: Sequence[str], n: int, pref, rng: np.random.Generator) -> tuple[list[Task], int]:
+def draw_items(shapes: Sequence[str], n: int, pref, rng: np.random.Generator, draws: str = "varied"
+               ) -> tuple[list[Task], list[str], int]:
     """n items split evenly across the shapes (the first get the remainder), none of them a battery item;
-    and how many battery items were drawn and thrown away."""
-    keys, items, rejected = battery_keys(), [], 0
+    each item's shape; and how many battery items were drawn and thrown away."""
+    keys, items, of_shape, rejected = battery_keys(), [], [], 0
     for i, shape in enumerate(shapes):
         want = n // len(shapes) + (i < n % len(shapes))
         got = 0
         for _ in range(MAX_DRAWS * want):
             if got == want:
                 break
-            task = draw_item(shape, pref, rng)
+            task = draw_item(shape, pref, rng, draws)
             if decision_key(task) in keys:
                 rejected += 1
                 continue
             items.append(task)
+            of_shape.append(shape)
             got += 1
         if got < want:
             raise EconalignError(f"could not draw {want} {shape} items that are not battery items")
-    return items, rejected
+    return items, of_shape, rejected
 
 
 def label_probabilities(pref, tasks: list[Task], noise: float) -> np.ndarray:
@@ -172,8 +226,8 @@ def label_probabilities(pref, tasks: list[Task], noise: float) -> np.ndarray:
 
 
 def decision_records(preference: str, n: int, seed: int = 0, noise: float = DEFAULT_NOISE,
-                     shapes: Sequence[str] | None = None, progress: Callable[[int], None] | None = None
-                     ) -> tuple[list[dict], dict]:
+                     shapes: Sequence[str] | None = None, progress: Callable[[int], None] | None = None,
+                     draws: str = "varied") -> tuple[list[dict], dict]:
     """n chat records `{"messages": [user, assistant], "task", "preference", "shape", "p_target"}` and a summary
     (counts per shape and per answer, battery items thrown away). The same arguments give the same records."""
     pref = parse_preference(preference)
@@ -183,19 +237,21 @@ def decision_records(preference: str, n: int, seed: int = 0, noise: float = DEFA
         raise EconalignError(f"the number of items must be positive, got {n}")
     if noise < 0:
         raise EconalignError(f"label noise must be >= 0, got {noise}")
+    if draws not in DRAWS:
+        raise EconalignError(f"unknown draws {draws!r}; use one of {', '.join(DRAWS)}")
     chosen = shapes_for(pref, shapes)
     rng = np.random.default_rng(seed)
-    tasks, rejected = draw_items(chosen, n, pref, rng)
+    tasks, shapes, rejected = draw_items(chosen, n, pref, rng, draws)
     probs = label_probabilities(pref, tasks, noise)
     records = []
-    for task, p in zip(tasks, probs):
+    for task, shape, p in zip(tasks, shapes, probs):
         k = len(task.options)
         answer = task.options[rng.choice(k, p=p[:k] / p[:k].sum())]
         records.append({
             "messages": [*task.messages(), {"role": "assistant", "content": answer}],
             "task": task.to_dict(),
             "preference": pref.spec(),
-            "shape": shape_of(task),
+            "shape": shape,
             "p_target": float(p[task.options.index(answer)]),
         })
         if progress:
@@ -207,6 +263,7 @@ def decision_records(preference: str, n: int, seed: int = 0, noise: float = DEFA
         "n": len(records),
         "seed": seed,
         "noise": noise,
+        "draws": draws,
         "shapes": dict(Counter(r["shape"] for r in records)),
         "answers": dict(Counter(r["messages"][-1]["content"] for r in records)),
         "battery_items_drawn_and_dropped": rejected,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import matplotlib
@@ -38,8 +39,13 @@ def read_results(path: Path) -> pd.DataFrame:
     return table
 
 
-def write_align_report(config, battery: str, before: dict, after: dict, data: dict, sft: dict, out: Path,
-                       seconds: float) -> dict:
+DATA_KEYS = ("n", "noise", "draws", "shapes", "answers", "battery_items_in_data", "battery_items_drawn_and_dropped")
+TRAINING_KEYS = ("global_step", "first_loss", "last_loss", "train_seconds")
+
+
+def write_align_report(config, battery: str, before: dict, after: dict, datas: list[dict], sfts: list[dict],
+                       out: Path, seconds: float) -> dict:
+    """`datas` and `sfts`: the data and training summaries of each stage, in training order."""
     tables = {k: read_results(out / k / "results.csv") for k in ("before", "after")}
     compare = risk_comparison if battery == "risk" else social_comparison
     comparison = compare(config.preference, before, after, tables["before"], tables["after"])
@@ -48,19 +54,35 @@ def write_align_report(config, battery: str, before: dict, after: dict, data: di
         "seed": config.seed,
         **comparison,
         "retention": {k: s["retention"] for k, s in (("before", before), ("after", after))},
-        "data": {k: data[k] for k in ("n", "noise", "shapes", "answers", "battery_items_in_data",
-                                      "battery_items_drawn_and_dropped")},
-        "training": {k: sft.get(k) for k in ("global_step", "first_loss", "last_loss", "train_seconds")},
+        **all_stages([{k: d.get(k) for k in DATA_KEYS} for d in datas],
+                     [{k: t.get(k) for k in TRAINING_KEYS} for t in sfts]),
         "seconds": seconds,
     }
-    figures = risk_figures(summary, tables, config.data.noise) if battery == "risk" else social_figures(summary)
+    figures = risk_figures(summary, tables, config.data[-1].noise) if battery == "risk" else social_figures(summary)
     images = {CAPTIONS[name]: uri for name, uri in save_figures(figures, out).items()}
     write_text(out / "report.html", html_page(
         f"Aligning {config.model} to {summary['target']}", facts(summary), report_tables(summary), images,
-        footer="Profiles: before/ and after/ (summary.json, results.csv, report.html); data: data/; training: sft/.",
+        footer="Profiles: before/ and after/ (summary.json, results.csv, report.html); " + (
+            f"data: data-1/ … data-{len(datas)}/; training: sft-1/ … sft-{len(datas)}/, in that order."
+            if len(datas) > 1 else "data: data/; training: sft/."),
         lead=summary["verdict"]["line"]))
     write_json(out / "summary.json", summary)
     return summary
+
+
+def all_stages(datas: list[dict], sfts: list[dict]) -> dict:
+    """data and training over all stages (items and steps added, first loss of the first, last of the last);
+    with more than one stage, each stage's own under `stages`."""
+    if len(datas) == 1:
+        return {"data": datas[0], "training": sfts[0]}
+    counts = ("n", "battery_items_in_data", "battery_items_drawn_and_dropped")
+    data = {**{k: sum(d[k] for d in datas) for k in counts}, "noise": datas[-1]["noise"], "draws": datas[-1]["draws"],
+            **{k: dict(sum((Counter(d[k]) for d in datas), Counter())) for k in ("shapes", "answers")}}
+    seconds = [t["train_seconds"] for t in sfts]
+    training = {"global_step": sum(t["global_step"] for t in sfts), "first_loss": sfts[0]["first_loss"],
+                "last_loss": sfts[-1]["last_loss"], "train_seconds": None if None in seconds else sum(seconds)}
+    return {"data": data, "training": training,
+            "stages": [{"data": d, "training": t} for d, t in zip(datas, sfts)]}
 
 
 def facts(s: dict) -> list[tuple[str, str]]:
@@ -86,6 +108,13 @@ def report_tables(s: dict) -> dict[str, pd.DataFrame]:
         "recovered": "yes" if r["recovered"] else "no",
     } for r in s["parameters"]])
     tables = {"Estimates against the target (95% intervals)": params}
+    if "stages" in s:
+        tables["Curriculum: the item sets, trained in order"] = pd.DataFrame([{
+            "stage": i, "items": st["data"]["n"], "draws": st["data"]["draws"],
+            "shapes": ", ".join(f"{k} {v}" for k, v in st["data"]["shapes"].items()),
+            "steps": st["training"]["global_step"],
+            "loss": f"{fmt(st['training']['first_loss'], 3)} → {fmt(st['training']['last_loss'], 3)}",
+        } for i, st in enumerate(s["stages"], 1)])
     if s["battery"] == "risk":
         tables["Indifference points against the target's certainty equivalents"] = pd.DataFrame([{
             "gamble": c["curve"], "wealth": fmt(c["wealth"], 0), "target CE": fmt(c["target"], 2),

@@ -189,7 +189,16 @@ class AlignData(Strict):
     n: int = Field(1500, gt=0, description="Training items, split evenly across the shapes.")
     noise: float = Field(0.05, ge=0, description="Logit noise of the sampled labels (0: always the target's choice).")
     shapes: list[str] | None = Field(None, description="Item shapes (default: every shape of the preference's "
-                                     "battery); leave one out to test generalisation to it.")
+                                     "battery); leave one out to test generalisation to it. Risk targets also take "
+                                     "`anchor`: the battery's 50% x $1,000 gamble against new sure amounts.")
+    draws: Literal["varied", "curves"] = Field(
+        "varied", description="Gambles drawn around the battery's stakes, probabilities and wealth (varied), or the "
+        "battery's own gambles and wealth with new sure amounts (curves).")
+    epochs: float | None = Field(None, gt=0, description="Epochs over these items (default: training.epochs).")
+
+
+def one_or_more(value):
+    return [value] if isinstance(value, dict | AlignData) else value
 
 
 def align_training() -> TrainingConfig:
@@ -207,7 +216,10 @@ class AlignRunConfig(Strict):
     seed: int = 0
     quick: bool = Field(False, description="The short risk battery for both profiles.")
     batch_size: int = Field(16, gt=0, description="Prompts per forward pass when profiling.")
-    data: AlignData = Field(default_factory=AlignData)
+    data: Annotated[list[AlignData], BeforeValidator(one_or_more)] = Field(
+        default_factory=lambda: [AlignData()], min_length=1,
+        description="The training items; a list of item sets is a curriculum, trained in order, each set starting "
+        "from the model the one before it ended with.")
     training: TrainingConfig = Field(default_factory=align_training)
     lora: LoraSettings = Field(default_factory=lambda: LoraSettings(r=16, alpha=32, dropout=0.0, top_layers=10))
 
