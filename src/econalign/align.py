@@ -3,7 +3,8 @@
 One resumable pipeline in OUT:
   before/   logit profile of M (risk battery for risk targets, social battery for social ones) + retention.json
   data/     direct-decision training items in the battery's formats, labelled by P (train.jsonl, summary.json)
-  sft/      LoRA fine-tuning with the SFT trainer (checkpoints, loss curve, merged model/)
+  sft/      LoRA fine-tuning with the SFT trainer, or on cached states of the frozen layers (`trainer: cached`,
+            training/cached.py) (checkpoints, loss curve, merged model/)
             (a curriculum of k item sets: data-1/ sft-1/ ... data-k/ sft-k/, each stage training the model
             the one before it merged)
   after/    the same profile of sft/model + retention.json
@@ -62,7 +63,7 @@ def run_align(config: AlignRunConfig, say: Callable[[str], None] = print) -> dic
     for k, (part, (data_dir, sft_dir)) in enumerate(zip(config.data, stages)):
         if k >= retrain_from or trained:  # its data, or the model it starts from, changed
             shutil.rmtree(sft_dir, ignore_errors=True)
-        sft, retrained = sft_step(sft_config(config, part, model, data_dir, sft_dir))
+        sft, retrained = train_step(config, sft_config(config, part, model, data_dir, sft_dir), part.noise, say)
         trained |= retrained
         sfts.append(sft)
         model = str(sft_dir / "model")
@@ -144,16 +145,21 @@ def sft_config(config: AlignRunConfig, part: AlignData, model: str, data: Path, 
                         output_dir=folder, seed=config.seed, training=training, lora=config.lora)
 
 
-def sft_step(sft: SFTRunConfig) -> tuple[dict, bool]:
+def train_step(config: AlignRunConfig, sft: SFTRunConfig, noise: float, say) -> tuple[dict, bool]:
     """The fine-tuning summary, and whether training ran now (False: a finished run with the same config)."""
+    from econalign.training.cached import train_cached
     from econalign.training.sft import train_sft
 
     folder = Path(sft.output_dir)
+    settings = sft.model_dump(mode="json") | ({"trainer": "cached", "noise": noise} if config.trainer == "cached" else {})
     same = (folder / "config.yaml").exists() and yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8")) \
-        == sft.model_dump(mode="json")
+        == settings
     if same and (folder / "summary.json").exists() and (folder / "model").exists():
         return read_json(folder / "summary.json"), False
     if (folder / "config.yaml").exists() and not same:
         shutil.rmtree(folder)  # other data or settings: its checkpoints do not fit
+    if config.trainer == "cached":
+        write_text(writable_dir(folder) / "config.yaml", yaml.safe_dump(settings, sort_keys=False))
+        return train_cached(sft, noise, say), True
     result = train_sft(sft, resume=True)
     return read_json(Path(result.output_dir) / "summary.json"), True
