@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from pydantic import ValidationError
 
 from econalign import EconalignError
 from econalign.backends.sim import SimBackend
@@ -29,7 +30,7 @@ from econalign.preferences import parse_preference
 from econalign.tasks import Task, games, solve
 from econalign.tasks.gamble import acceptable_gain
 from econalign.tasks.social import reversed_menu
-from econalign.training.config import LoraSettings
+from econalign.training.config import AlignRunConfig, LoraSettings
 from econalign.training.sft import lora_config
 
 from commands import econalign
@@ -373,7 +374,7 @@ def cli(*args):
 
 
 def test_align_end_to_end_and_resume(tmp_path, tiny_dir):
-    config = align_config(tmp_path, tiny_dir)
+    config = align_config(tmp_path, tiny_dir, trainer="sft")  # TRL's SFTTrainer; the curriculum test runs `cached`
     run = cli("--config", config)
     assert run.returncode == 0, run.stderr[-2000:]
     out = tmp_path / "run"
@@ -394,11 +395,20 @@ def test_align_end_to_end_and_resume(tmp_path, tiny_dir):
     assert other.returncode == 2 and "another preference" in other.stderr and "Traceback" not in other.stderr
 
 
+def test_default_items_are_the_curriculum_for_risk_targets_and_every_game_for_social_ones(tmp_path):
+    risk = AlignRunConfig(preference="crra:r=2", output_dir=tmp_path)
+    assert [(d.shapes, d.draws, d.n) for d in risk.data] == [(["anchor"], "varied", 480), (None, "curves", 1000)]
+    assert risk.trainer == "cached" and risk.lora.top_layers == 6
+    social = AlignRunConfig(preference="moralis:kappa=0.5", output_dir=tmp_path)
+    assert [(d.shapes, d.draws, d.n) for d in social.data] == [(None, "varied", 1500)]
+    with pytest.raises(ValidationError, match="set lora.top_layers"):
+        AlignRunConfig(preference="crra:r=2", output_dir=tmp_path, lora={"top_layers": None})
+
+
 def test_a_curriculum_trains_in_order_and_retrains_what_follows_a_change(tmp_path, tiny_dir):
     def run(first_n, *args):
         stages = [{"n": first_n, "shapes": ["anchor"]}, {"n": 24, "draws": "curves"}]
-        config = align_config(tmp_path, tiny_dir, data=stages, trainer="cached",  # the other test runs TRL's
-                              training={"max_steps": 1, "batch_size": 8, "save_steps": 1})
+        config = align_config(tmp_path, tiny_dir, data=stages, training={"max_steps": 1, "batch_size": 8, "save_steps": 1})
         done = cli("--config", config, *args)
         assert done.returncode == 0, done.stderr[-2000:]
         return {k: (out / k / "summary.json").stat().st_mtime_ns for k in ("sft-1", "sft-2", "after")}

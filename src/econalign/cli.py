@@ -284,7 +284,8 @@ def align(
     model: str = typer.Option(None, help="`default` (the default), a Hugging Face id or a local folder."),
     out: Path = typer.Option(None, help="Output folder (default: runs/align-<model>-<preference>)."),
     config: Path = typer.Option(None, "--config", help="Run config (YAML, recipes/align_*.yaml); flags override it."),
-    n: int = typer.Option(None, min=1, help="Training items (default 1500; of the last item set of a curriculum)."),
+    n: int = typer.Option(None, min=1, help="Training items of the last item set (default: 1,000 for risk targets, "
+                          "after 480 anchor items; 1,500 for social ones)."),
     seed: int = typer.Option(None, min=0, help="Seed of the data, training and profiles (default 0)."),
     quick: bool = typer.Option(None, "--quick/--full", help="Short or full risk battery for both profiles (default full)."),
 ):
@@ -297,14 +298,12 @@ def align(
     given = {"preference": preference, "model": model, "output_dir": out, "seed": seed, "quick": quick}
     raw = load_config(config, AlignRunConfig).model_dump(exclude_unset=True) if config else {}
     raw.update({k: v for k, v in given.items() if v is not None})
-    if n is not None:
-        stages = raw.get("data") or [{}]
-        stages = [stages] if isinstance(stages, dict) else stages
-        raw["data"] = [*stages[:-1], {**stages[-1], "n": n}]
     if "preference" not in raw:
         raise EconalignError("give the target with --preference (or in --config)")
     raw.setdefault("output_dir", Path("runs") / slug(f"align-{raw.get('model', 'default')}-{raw['preference']}"))
     run = validate(AlignRunConfig, raw, "align settings")
+    if n is not None:  # the last item set's (of the default ones too)
+        run.data[-1] = run.data[-1].model_copy(update={"n": n})
     summary = run_align(run, say=lambda line: typer.echo(line))
     typer.echo(summary["verdict"]["line"])
     typer.echo(f"wrote {run.output_dir}/summary.json, report.html and plots")

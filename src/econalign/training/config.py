@@ -203,8 +203,19 @@ def one_or_more(value):
 
 def align_training() -> TrainingConfig:
     """Sized for `econalign align --preference crra:r=2 --model default` in under 30 minutes on 2 CPU cores."""
-    return TrainingConfig(epochs=1, learning_rate=1e-3, batch_size=16, max_length=512, warmup=0.05,
-                          lr_scheduler="cosine", logging_steps=5, save_steps=20)
+    return TrainingConfig(epochs=1, learning_rate=2e-3, batch_size=16, max_length=512, warmup=20,
+                          lr_scheduler="cosine", logging_steps=25, save_steps=50)
+
+
+def default_stages(preference: str) -> list[AlignData]:
+    """Risk targets: the anchor set (201 steps of 16), then the battery's own gambles with new amounts (600 steps),
+    the curriculum that moved the default model's own choices (experiments/closed_loop). Social targets: every game
+    and the dilemma, 4 epochs of 1,500 items."""
+    from econalign.preferences import RiskPreference, parse_preference
+
+    if isinstance(parse_preference(preference), RiskPreference):
+        return [AlignData(n=480, shapes=["anchor"], epochs=6.7), AlignData(n=1000, draws="curves", epochs=9.6)]
+    return [AlignData(n=1500, epochs=4)]
 
 
 class AlignRunConfig(Strict):
@@ -216,19 +227,21 @@ class AlignRunConfig(Strict):
     seed: int = 0
     quick: bool = Field(False, description="The short risk battery for both profiles.")
     batch_size: int = Field(16, gt=0, description="Prompts per forward pass when profiling.")
-    data: Annotated[list[AlignData], BeforeValidator(one_or_more)] = Field(
-        default_factory=lambda: [AlignData()], min_length=1,
+    data: Annotated[list[AlignData] | None, BeforeValidator(one_or_more)] = Field(
+        None, min_length=1,
         description="The training items; a list of item sets is a curriculum, trained in order, each set starting "
-        "from the model the one before it ended with.")
+        "from the model the one before it ended with (default: default_stages of the preference).")
     trainer: Literal["sft", "cached"] = Field(
-        "sft", description="sft: TRL's SFTTrainer on the sampled answers; cached: the top lora.top_layers layers "
+        "cached", description="sft: TRL's SFTTrainer on the sampled answers; cached: the top lora.top_layers layers "
         "trained on the frozen layers' cached states against the target's choice probabilities (training/cached.py), "
         "~7x faster steps on a CPU.")
     training: TrainingConfig = Field(default_factory=align_training)
-    lora: LoraSettings = Field(default_factory=lambda: LoraSettings(r=16, alpha=32, dropout=0.0, top_layers=10))
+    lora: LoraSettings = Field(default_factory=lambda: LoraSettings(r=16, alpha=32, dropout=0.0, top_layers=6))
 
     @model_validator(mode="after")
-    def cached_needs_top_layers(self) -> AlignRunConfig:
+    def defaults_and_checks(self) -> AlignRunConfig:
+        if self.data is None:
+            self.data = default_stages(self.preference)
         if self.trainer == "cached" and not self.lora.top_layers:
             raise ValueError("trainer: cached trains the top layers on the others' cached states: set lora.top_layers")
         return self
