@@ -3,8 +3,8 @@
 One resumable pipeline in OUT:
   before/   logit profile of M (risk battery for risk targets, social battery for social ones) + retention.json
   data/     direct-decision training items in the battery's formats, labelled by P (train.jsonl, summary.json)
-  sft/      LoRA fine-tuning with the SFT trainer, or on cached states of the frozen layers (`trainer: cached`,
-            training/cached.py) (checkpoints, loss curve, merged model/)
+  sft/      LoRA fine-tuning, on the frozen layers' cached states (`trainer: cached`, training/cached.py) or
+            with TRL's SFT trainer: checkpoints, loss curve, merged model/
             (a curriculum of k item sets: data-1/ sft-1/ ... data-k/ sft-k/, each stage training the model
             the one before it merged)
   after/    the same profile of sft/model + retention.json
