@@ -401,6 +401,8 @@ def test_default_items_are_the_curriculum_for_risk_targets_and_every_game_for_so
     assert risk.trainer == "cached" and risk.lora.top_layers == 6
     social = AlignRunConfig(preference="moralis:kappa=0.5", output_dir=tmp_path)
     assert [(d.shapes, d.draws, d.n) for d in social.data] == [(None, "varied", 1500)]
+    with pytest.raises(ValidationError, match="unknown shape anchor for moralis"):  # before any profile runs
+        AlignRunConfig(preference="moralis:kappa=0.5", output_dir=tmp_path, data={"shapes": ["anchor"]})
     with pytest.raises(ValidationError, match="set lora.top_layers"):
         AlignRunConfig(preference="crra:r=2", output_dir=tmp_path, lora={"top_layers": None})
 

@@ -242,6 +242,14 @@ class AlignRunConfig(Strict):
     def defaults_and_checks(self) -> AlignRunConfig:
         if self.data is None:
             self.data = default_stages(self.preference)
+        from econalign.data.decisions import shapes_for
+        from econalign.preferences import parse_preference
+
+        for part in self.data:  # a shape of the other kind is refused before any profile is made
+            try:
+                shapes_for(parse_preference(self.preference), part.shapes)
+            except EconalignError as exc:
+                raise ValueError(str(exc)) from None
         if self.trainer == "cached" and not self.lora.top_layers:
             raise ValueError("trainer: cached trains the top layers on the others' cached states: set lora.top_layers")
         return self
