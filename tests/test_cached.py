@@ -10,7 +10,8 @@ from econalign.backends.hf import HFBackend
 from econalign.data.decisions import decision_records
 from econalign.io import jsonl
 from econalign.measure.risk import risk_battery
-from econalign.training.cached import cached_states, choice_loss, merge_into, top_logits, top_model, train_cached
+from econalign.training.cached import (cached_states, choice_loss, epoch_order, merge_into, top_logits, top_model,
+                                       train_cached)
 from econalign.training.config import DataConfig, LoraSettings, SFTRunConfig, TrainingConfig
 from econalign.training.sft import lora_config
 
@@ -50,6 +51,15 @@ def test_the_trained_top_merged_back_is_the_full_model_it_trained(tiny_dir):
         after = torch.stack([backend.model(input_ids=torch.tensor([s])).logits[0, -1] for s in seqs])
     assert (trained - before).abs().max() > 0.1  # the adapter changes the answer...
     torch.testing.assert_close(after, trained, rtol=1e-4, atol=1e-4)  # ...and the merged model gives it
+
+
+def test_each_epoch_visits_every_item_once_in_its_own_order():
+    order = epoch_order(7, 20, seed=3)
+    epochs = order.reshape(-1, 7)
+    assert len(order) == 21 and len(epochs) == 3
+    assert all(sorted(e) == list(range(7)) for e in epochs)
+    assert len({tuple(e) for e in epochs}) == 3  # a fresh generator per epoch would repeat one order
+    assert (epoch_order(7, 20, seed=3) == order).all() and (epoch_order(7, 20, seed=4) != order).any()
 
 
 def test_choice_loss_is_the_options_cross_entropy_less_a_tenth_of_their_log_mass():

@@ -66,8 +66,7 @@ def train_cached(sft, noise: float, say=print) -> dict:
     params = [p for p in top.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=t.learning_rate, weight_decay=t.weight_decay)
     scheduler = schedule(optimizer, t, steps)
-    order = np.concatenate([np.random.default_rng(sft.seed).permutation(len(tasks))
-                            for _ in range(int(np.ceil(steps * t.batch_size / len(tasks))) + 1)])
+    order = epoch_order(len(tasks), steps * t.batch_size, sft.seed)
     step, losses, seconds = 0, [], 0.0
     saved = writable_dir(out) / "checkpoint.pt"
     if saved.exists():
@@ -111,6 +110,12 @@ def train_cached(sft, noise: float, say=print) -> dict:
     write_json(out / "summary.json", summary)
     saved.unlink(missing_ok=True)
     return read_json(out / "summary.json")
+
+
+def epoch_order(n: int, draws: int, seed: int) -> np.ndarray:
+    """At least `draws` item indices: one shuffle of range(n) per epoch, each epoch its own order."""
+    rng = np.random.default_rng(seed)
+    return np.concatenate([rng.permutation(n) for _ in range(-(-draws // n))])
 
 
 def cached_states(model, seqs: list[list[int]], split: int, batch_size: int) -> list:
