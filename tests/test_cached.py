@@ -35,7 +35,12 @@ def test_cached_states_and_the_top_layers_give_the_full_models_logits(tiny_dir):
         for name, p in top.named_parameters():
             if "lora_B" in name:
                 p.zero_()
-        got = top_logits(top, cached_states(backend.model, seqs, 1, batch_size=2))
+        ran = []
+        watch = backend.model.lm_head.register_forward_hook(lambda *a: ran.append("lm_head"))
+        states = cached_states(backend.model, seqs, 1, batch_size=2)
+        watch.remove()
+        assert ran == []  # the layers from the split up and the LM head are not run when caching
+        got = top_logits(top, states)
         full = torch.stack([backend.model(input_ids=torch.tensor([s])).logits[0, -1] for s in seqs])
     torch.testing.assert_close(got, full, rtol=1e-4, atol=1e-4)
 

@@ -118,22 +118,39 @@ def epoch_order(n: int, draws: int, seed: int) -> np.ndarray:
     return np.concatenate([rng.permutation(n) for _ in range(-(-draws // n))])
 
 
+class _Reached(Exception):
+    """Raised by the hook on layer `split` once it holds that layer's input: the layers above need not run."""
+
+
 def cached_states(model, seqs: list[list[int]], split: int, batch_size: int) -> list:
-    """Each sequence's hidden states entering layer `split`, (length, hidden) per sequence."""
+    """Each sequence's hidden states entering layer `split`, (length, hidden) per sequence; only the layers below
+    `split` run (neither the top layers nor the LM head)."""
     import torch
 
-    states = [None] * len(seqs)
+    def keep(layer, args, kwargs):
+        caught.append(args[0] if args else kwargs["hidden_states"])
+        raise _Reached
+
+    states, caught = [None] * len(seqs), []
     order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
     pad = model.config.pad_token_id or 0
-    with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            tokens = torch.full((len(idx), max(len(seqs[i]) for i in idx)), pad, device=model.device)
-            for r, i in enumerate(idx):  # padded on the right: causal attention keeps the real tokens' states exact
-                tokens[r, : len(seqs[i])] = torch.tensor(seqs[i], device=model.device)
-            hidden = model(input_ids=tokens, output_hidden_states=True).hidden_states[split]
-            for r, i in enumerate(idx):
-                states[i] = hidden[r, : len(seqs[i])].clone()
+    hook = model.model.layers[split].register_forward_pre_hook(keep, with_kwargs=True)
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                idx = order[start : start + batch_size]
+                tokens = torch.full((len(idx), max(len(seqs[i]) for i in idx)), pad, device=model.device)
+                for r, i in enumerate(idx):  # padded on the right: causal attention keeps the real tokens' states exact
+                    tokens[r, : len(seqs[i])] = torch.tensor(seqs[i], device=model.device)
+                caught.clear()
+                try:
+                    model(input_ids=tokens, use_cache=False)
+                except _Reached:
+                    pass
+                for r, i in enumerate(idx):
+                    states[i] = caught[0][r, : len(seqs[i])].clone()
+    finally:
+        hook.remove()
     return states
 
 
