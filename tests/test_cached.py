@@ -10,8 +10,8 @@ from econalign.backends.hf import HFBackend
 from econalign.data.decisions import decision_records
 from econalign.io import jsonl
 from econalign.measure.risk import risk_battery
-from econalign.training.cached import (cached_states, choice_loss, epoch_order, merge_into, top_logits, top_model,
-                                       train_cached)
+from econalign.training.cached import (cached_states, choice_loss, epoch_order, merge_into, shared_prefix, top_logits,
+                                       top_model, train_cached)
 from econalign.training.config import DataConfig, LoraSettings, SFTRunConfig, TrainingConfig
 from econalign.training.sft import lora_config
 
@@ -56,6 +56,35 @@ def test_the_trained_top_merged_back_is_the_full_model_it_trained(tiny_dir):
         after = torch.stack([backend.model(input_ids=torch.tensor([s])).logits[0, -1] for s in seqs])
     assert (trained - before).abs().max() > 0.1  # the adapter changes the answer...
     torch.testing.assert_close(after, trained, rtol=1e-4, atol=1e-4)  # ...and the merged model gives it
+
+
+def test_running_the_common_prefix_once_gives_the_same_logits_and_gradients(tiny_dir):
+    backend = HFBackend.load(str(tiny_dir))
+    tasks = risk_battery(True)
+    seqs = [backend.tokenizer(backend.render(t), add_special_tokens=False)["input_ids"] for t in tasks[:3] + tasks[-3:]]
+    shared = shared_prefix(seqs)
+    assert 0 < shared < min(len(s) for s in seqs) and len({s[shared] for s in seqs}) > 1
+    states = cached_states(backend.model, seqs, 1, batch_size=4)  # batches of 4 and 2: different prefixes
+    with torch.no_grad():
+        alone = [backend.model(input_ids=torch.tensor([s]), output_hidden_states=True).hidden_states[1][0] for s in seqs]
+    for got, want in zip(states, alone):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+    top = lora_top(backend, 1)
+    runs = []
+    for k in (0, shared):
+        top.zero_grad()
+        logits = top_logits(top, states, k)
+        logits.logsumexp(-1).sum().backward()
+        runs.append((logits.detach(), [p.grad.clone() for p in top.parameters() if p.requires_grad]))
+    torch.testing.assert_close(runs[1][0], runs[0][0], rtol=1e-4, atol=1e-4)
+    for a, b in zip(runs[1][1], runs[0][1]):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_shared_prefix_leaves_each_sequence_a_token_of_its_own():
+    assert shared_prefix([[1, 2, 3, 4], [1, 2, 5]]) == 2
+    assert shared_prefix([[1, 2, 3], [1, 2, 3, 4]]) == 2  # not 3: the shorter one keeps its last token
+    assert shared_prefix([[7, 1], [8, 1]]) == 0 and shared_prefix([[5]]) == 0
 
 
 def test_each_epoch_visits_every_item_once_in_its_own_order():

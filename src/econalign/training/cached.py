@@ -80,7 +80,7 @@ def train_cached(sft, noise: float, say=print) -> dict:
     began, window = time.perf_counter() - seconds, []
     while step < steps:
         idx = order[step * t.batch_size : (step + 1) * t.batch_size]
-        logits = top_logits(top, [states[i] for i in idx])
+        logits = top_logits(top, [states[i] for i in idx], shared_prefix([seqs[i] for i in idx]))
         loss = choice_loss(logits, [groups[i] for i in idx], targets[idx])
         optimizer.zero_grad()
         loss.backward()
@@ -124,34 +124,53 @@ class _Reached(Exception):
 
 def cached_states(model, seqs: list[list[int]], split: int, batch_size: int) -> list:
     """Each sequence's hidden states entering layer `split`, (length, hidden) per sequence; only the layers below
-    `split` run (neither the top layers nor the LM head)."""
+    `split` run (neither the top layers nor the LM head), and a batch's common first tokens run once."""
     import torch
+    from transformers import DynamicCache
 
     def keep(layer, args, kwargs):
         caught.append(args[0] if args else kwargs["hidden_states"])
         raise _Reached
 
+    def below_split(tokens, cache):
+        caught.clear()
+        try:
+            model(input_ids=tokens, cache=cache, use_cache=cache is not None)
+        except _Reached:
+            pass
+        return caught[0]
+
     states, caught = [None] * len(seqs), []
-    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+    order = sorted(range(len(seqs)), key=lambda i: seqs[i])  # neighbours share their longest prefixes
     pad = model.config.pad_token_id or 0
     hook = model.model.layers[split].register_forward_pre_hook(keep, with_kwargs=True)
     try:
         with torch.inference_mode():
             for start in range(0, len(order), batch_size):
                 idx = order[start : start + batch_size]
-                tokens = torch.full((len(idx), max(len(seqs[i]) for i in idx)), pad, device=model.device)
+                shared, cache, head = shared_prefix([seqs[i] for i in idx]), None, []
+                if shared:
+                    cache = DynamicCache(config=model.config)
+                    head = [below_split(torch.tensor([seqs[idx[0]][:shared]], device=model.device), cache)[0]]
+                    cache.batch_repeat_interleave(len(idx))
+                tokens = torch.full((len(idx), max(len(seqs[i]) for i in idx) - shared), pad, device=model.device)
                 for r, i in enumerate(idx):  # padded on the right: causal attention keeps the real tokens' states exact
-                    tokens[r, : len(seqs[i])] = torch.tensor(seqs[i], device=model.device)
-                caught.clear()
-                try:
-                    model(input_ids=tokens, use_cache=False)
-                except _Reached:
-                    pass
+                    tokens[r, : len(seqs[i]) - shared] = torch.tensor(seqs[i][shared:], device=model.device)
+                tails = below_split(tokens, cache)
                 for r, i in enumerate(idx):
-                    states[i] = caught[0][r, : len(seqs[i])].clone()
+                    states[i] = torch.cat([*head, tails[r, : len(seqs[i]) - shared]]).clone()
     finally:
         hook.remove()
     return states
+
+
+def shared_prefix(seqs: list[list[int]]) -> int:
+    """How many first tokens all of `seqs` have in common, leaving each at least its last token of its own."""
+    most = min(len(s) for s in seqs) - 1
+    n = 0
+    while n < most and all(s[n] == seqs[0][n] for s in seqs):
+        n += 1
+    return n
 
 
 def top_model(full, split: int):
@@ -190,18 +209,23 @@ def merge_into(full, top, split: int) -> None:
                 target[shifted(name, split)].copy_(value)
 
 
-def top_logits(top, states: list):
-    """Next-token logits at each sequence's last position, the top layers run on the cached states."""
+def top_logits(top, states: list, shared: int = 0):
+    """Next-token logits at each sequence's last position, the top layers run on the cached states; the first
+    `shared` positions, common to all the sequences (the same tokens, so the same states), run once."""
     import torch
 
-    width, hidden = max(s.shape[0] for s in states), states[0].shape[1]
-    x = states[0].new_zeros((len(states), width, hidden))
-    for r, s in enumerate(states):
-        x[r, : s.shape[0]] = s
     model = top.get_base_model()
-    h = model.model(inputs_embeds=x, use_cache=False).last_hidden_state
-    last = torch.tensor([s.shape[0] - 1 for s in states], device=x.device)
-    return model.lm_head(h[torch.arange(len(states), device=x.device), last])
+    cache = None
+    if shared:
+        cache = model.model(inputs_embeds=states[0][None, :shared], use_cache=True).cache
+        cache.batch_repeat_interleave(len(states))
+    tails = [s[shared:] for s in states]
+    x = tails[0].new_zeros((len(tails), max(t.shape[0] for t in tails), tails[0].shape[1]))
+    for r, t in enumerate(tails):
+        x[r, : t.shape[0]] = t
+    h = model.model(inputs_embeds=x, cache=cache, use_cache=cache is not None).last_hidden_state
+    last = torch.tensor([t.shape[0] - 1 for t in tails], device=x.device)
+    return model.lm_head(h[torch.arange(len(tails), device=x.device), last])
 
 
 def choice_loss(logits, groups: list[list[list[int]]], targets):
