@@ -244,8 +244,11 @@ def test_verdict_every_parameter_must_come_back():
 def test_a_target_on_the_bound_is_recovered_on_it():
     before = summary_with("moralis", kappa=(0.57, [-2.0, 3.0]))
     at_zero = summary_with("moralis", kappa=(0.0,))  # homo economicus: the estimate sits on κ = 0
-    assert verdict(rows_for("homo-economicus", before, at_zero), 0.4, 0.9)["status"] == "recovered"
-    assert verdict(rows_for("moralis:kappa=0.5", before, at_zero), 0.4, 0.9)["status"] == "moved"
+    hit = verdict(rows_for("homo-economicus", before, at_zero), 0.4, 0.9)
+    assert hit["status"] == "recovered"
+    assert hit["line"].startswith("Recovered: homo moralis kappa 0.00 (on its bound, where the target is) (target 0);")
+    missed = verdict(rows_for("moralis:kappa=0.5", before, at_zero), 0.4, 0.9)
+    assert missed["status"] == "moved" and "kappa 0.00 (on its search bound: not identified) (target 0.5, missed)" in missed["line"]
     assert verdict(rows_for("homo-kantiensis", before, at_zero), 0.4, 0.42)["status"] == "not moved"
 
 

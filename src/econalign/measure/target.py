@@ -97,6 +97,8 @@ def describe(row: dict) -> str:
 
     name = f"{row['model'].upper() if row['model'] != 'moralis' else 'homo moralis'} {row['parameter']}"
     value = estimate_text(row["after"], row["after_ci"], row["after_bound"])
+    if row["after_bound"] and row["recovered"]:  # e.g. kappa = 0 for homo economicus: the bound is the target
+        value = f"{row['after']:.2f} (on its bound, where the target is)"
     mark = "" if row["recovered"] else ", missed"
     return f"{name} {value} (target {row['target']:g}{mark})"
 
