@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import numpy as np
 import torch
+from bench_profile import timed  # this folder is on the path when run as a script
 from peft import get_peft_model
 
 from econalign.backends.hf import HFBackend
@@ -22,12 +22,6 @@ from econalign.tasks.base import Task
 from econalign.training.cached import cached_states, shared_prefix, top_logits, top_model
 from econalign.training.config import LoraSettings
 from econalign.training.sft import lora_config
-
-
-def timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def plain_states(model, seqs, split, batch_size):
