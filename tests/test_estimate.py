@@ -150,6 +150,11 @@ def test_standard_errors_from_the_inverse_hessian():
     assert np.isnan(se[0])
     np.testing.assert_allclose(se[1:], np.sqrt(np.diag(np.linalg.inv(A[1:, 1:]))), rtol=1e-6)
     assert np.all(np.isnan(standard_errors(quadratic, centre, [(0.3, 1.0), (-2.0, 0.0), (0.0, 150.0)])))
+    # a parameter the function ignores is not identified, and the others keep their standard errors
+    ignores_first = lambda x: quadratic([CENTRE[0], *x[1:]])  # noqa: E731
+    se = standard_errors(ignores_first, centre, wide)
+    assert np.isnan(se[0])
+    np.testing.assert_allclose(se[1:], np.sqrt(np.diag(np.linalg.inv(A[1:, 1:]))), rtol=1e-6)
 
 
 def test_fit_interval_is_wald_95():

@@ -36,6 +36,7 @@ from econalign.preferences.social import fs_weights, moralis_weights
 
 Z95 = 1.959963984540054
 EPS = 1e-9
+FLAT = 1e-10  # curvature below this (relative to the Hessian's largest entry) is none at all
 
 
 @dataclass(frozen=True)
@@ -209,8 +210,11 @@ def standard_errors(f: Callable, theta: np.ndarray, bounds) -> np.ndarray:
         t[free] = x
         return f(t)
 
+    H = hessian(restricted, theta[free])
+    curved = np.diag(H) > FLAT * max(1.0, float(np.abs(H).max()))  # a parameter the likelihood ignores: no se,
+    free, H = free[curved], H[np.ix_(curved, curved)]               # and it must not take the others' with it
     try:
-        cov = np.linalg.inv(hessian(restricted, theta[free]))
+        cov = np.linalg.inv(H)
     except np.linalg.LinAlgError:
         return se
     ok = (np.diag(cov) > 0) & np.all(np.isfinite(cov))
