@@ -137,7 +137,8 @@ def test_parameters_are_recovered_from_choice_probabilities(tmp_path, spec, mode
     ("fs:alpha=1.2,beta=0.45,noise=0.1", "fs", {"beta": 0.45}),  # α, seen only in rare over-giving, is too loose
 ])
 def test_sampled_answers_give_intervals_that_cover_the_truth(tmp_path, spec, model, truth):
-    s = profile(load_backend(f"sim:{spec}"), tmp_path, method="generate", battery="giving")
+    # seed 1: seed 0's moralis sample happens to satisfy GARP (CCEI 1.0); seeds 1-5 break it, as noise mostly does
+    s = profile(load_backend(f"sim:{spec}"), tmp_path, seed=1, method="generate", battery="giving")
     for name, value in truth.items():
         lo, hi = s["estimates"][model]["params"][name]["ci95"]
         assert lo < value < hi, (name, lo, hi)

@@ -20,7 +20,7 @@ from econalign.backends.sim import SimBackend
 from econalign.cli import app
 from econalign.measure.risk import PERSONAS, risk_battery
 from econalign.measure.compare import metrics
-from econalign.measure.profile import CHUNK, profile, resume_key
+from econalign.measure.profile import CHUNK, profile, resume_key, score_battery, scoring_order
 from econalign.measure.report import fmt
 from econalign.measure.social import social_battery
 from econalign.resume import left_to_do, run_chunks
@@ -175,10 +175,9 @@ def test_pt_recovered_from_generated_answers(pt_generate):
     _, s = pt_generate
     params = s["estimates"]["pt"]["params"]
     assert inside(params["lambda"]["ci95"], 2.25), params["lambda"]
-    # alpha 1.087 [0.881, 1.343]: this sample misses 0.88 (the 1 in 20). The likelihood agrees: with lambda,
-    # gamma and noise profiled out, 2 (max loglik - loglik at alpha = 0.88) = 5.5 > 3.84.
-    lo, hi = params["alpha"]["ci95"]
-    assert 0.85 < lo < params["alpha"]["value"] < hi and abs(params["alpha"]["value"] - 0.88) < 0.25, params["alpha"]
+    # This sample (items in scoring order, one seed per chunk) reads alpha 0.82 [0.72, 0.93]; the one drawn in
+    # battery order read 1.09 [0.88, 1.34], just missing 0.88 (the 1 in 20).
+    assert inside(params["alpha"]["ci95"], 0.88) and abs(params["alpha"]["value"] - 0.88) < 0.25, params["alpha"]
 
 
 def test_generate_is_deterministic_per_seed(tmp_path):
@@ -218,6 +217,16 @@ def test_resume_after_lost_chunks(tmp_path):
     assert hidden_leftovers(out) == []
 
 
+def test_chunks_hold_neighbouring_prompts_and_records_come_back_in_battery_order(tmp_path):
+    tasks = risk_battery(quick=True)
+    records, _ = score_battery(SimBackend.from_spec("sim:crra:r=1"), tasks, tmp_path, 0, "logits", "risk")
+    assert [r["id"] for r in records] == [t.id for t in tasks]
+    first = strict_json(tmp_path / ".cache" / "chunk-00000.json")["records"]
+    texts = [[m["content"] for m in tasks[i].messages()] for i in scoring_order(tasks)]
+    assert texts == sorted(texts) != [[m["content"] for m in t.messages()] for t in tasks]
+    assert [r["id"] for r in first] == [tasks[i].id for i in scoring_order(tasks)[:CHUNK]]
+
+
 def test_resume_key_covers_the_backend_settings_and_the_items():
     tasks = risk_battery(quick=True)
     key = resume_key(HFBackend(None, None, "m", batch_size=4), "logits", 0, tasks, CHUNK)
@@ -249,7 +258,7 @@ def test_chunks_without_their_key_are_not_reused(tmp_path):
 
 
 def test_a_run_that_fails_at_once_leaves_nothing(tmp_path):
-    with pytest.raises(EconalignError, match="cannot answer gamble tasks"):
+    with pytest.raises(EconalignError, match="cannot answer .*gamble"):
         profile(SimBackend.from_spec("sim:moralis:kappa=0.5"), tmp_path / "out", quick=True, seed=0, method="logits")
     assert not (tmp_path / "out").exists()
     stale = tmp_path / "stale" / ".cache"
