@@ -111,6 +111,16 @@ def test_curve_draws_are_the_batterys_own_gambles_with_new_amounts():
     assert mixed == {(-100.0, 1100.0), (-500.0, 1500.0)}  # the battery's two losses at its wealth; gains are new
 
 
+def test_small_sure_amounts_are_drawn_where_the_target_would_never_take_them():
+    records, _ = decision_records("crra:r=1", 4000, seed=0, shapes=["gains", "losses"], draws="curves")
+    for kind in ("gains", "losses"):  # gambles paying $0 at most half the time: certainty equivalents far above $100
+        sure = np.abs([t.params["sure"] for t in (Task(**r["task"]) for r in records if r["shape"] == kind)
+                       if dict(zip(gamble_of(t).outcomes, gamble_of(t).probs)).get(0.0, 1.0) <= 0.5])
+        small = np.mean(sure < 100)  # the battery's stake is $1,000: amounts of two digits or fewer
+        assert 0.08 < small < 0.3, (kind, small)  # uniform draws gave 0.04-0.06
+        assert 0.3 < np.mean(sure != np.round(sure)) < 0.7  # with cents as well as without
+
+
 def test_anchor_items_vary_only_the_sure_amount():
     records, summary = decision_records("crra:r=2", 300, seed=0, shapes=["anchor"])
     tasks = [Task(**r["task"]) for r in records]
