@@ -117,7 +117,7 @@ def test_small_sure_amounts_are_drawn_where_the_target_would_never_take_them():
         sure = np.abs([t.params["sure"] for t in (Task(**r["task"]) for r in records if r["shape"] == kind)
                        if dict(zip(gamble_of(t).outcomes, gamble_of(t).probs)).get(0.0, 1.0) <= 0.5])
         small = np.mean(sure < 100)  # the battery's stake is $1,000: amounts of two digits or fewer
-        assert 0.08 < small < 0.3, (kind, small)  # uniform draws gave 0.04-0.06
+        assert 0.08 < small < 0.3, (kind, small)  # uniform draws gave 0.039-0.064 (seeds 0, 1)
         assert 0.3 < np.mean(sure != np.round(sure)) < 0.7  # with cents as well as without
 
 

@@ -1,4 +1,5 @@
-"""How well an align model fits its own training items: model P(first option) against the target's, per shape
+"""How well an align model fits its own training items: model P(first option) against the target's
+(at align's default label noise), per shape
 and per lottery (the sure amount stripped from the id), worst lotteries first.
 
     python fit.py RUN/sft-2/model RUN/data-2/train.jsonl [N]     # the first N items (default 1,000)

@@ -80,10 +80,7 @@ def score_battery(backend: Backend, tasks: list, out: Path, seed: int, method: s
         ordered, lambda chunk, i, advance: score_chunk(backend, chunk, method, seed + i, advance), out / ".cache",
         resume_key(backend, method, seed, ordered, CHUNK), f"{label} · {backend.name}", CHUNK,
     )
-    restored = [None] * len(tasks)
-    for k, i in enumerate(order):
-        restored[i] = records[k]
-    return restored, scoring
+    return [records[k] for k in np.argsort(order)], scoring
 
 
 def left_to_score(backend: Backend, out: Path, battery: str, quick: bool, seed: int, method: str) -> int:
