@@ -103,12 +103,21 @@ def test_curve_draws_are_the_batterys_own_gambles_with_new_amounts():
     curves = {(t.params["kind"], gamble_of(t), t.wealth) for t in battery if t.params["kind"] != "mixed"}
     records, summary = decision_records("crra:r=1", 600, seed=0, draws="curves")
     gambles = [Task(**r["task"]) for r in records if r["shape"] in ("gains", "losses", "mixed")]
-    assert summary["draws"] == "curves" and len(gambles) == 450
+    assert summary["draws"] == "curves" and len(gambles) == 600 - summary["shapes"]["holt_laury"]
     single = [t for t in gambles if t.params["kind"] != "mixed"]
     assert all((t.params["kind"], gamble_of(t), t.wealth) in curves for t in single)
     assert len({t.params["sure"] for t in single}) > 250  # new amounts, not the battery's few
     mixed = {(min(gamble_of(t).outcomes), t.wealth) for t in gambles if t.params["kind"] == "mixed"}
     assert mixed == {(-100.0, 1100.0), (-500.0, 1500.0)}  # the battery's two losses at its wealth; gains are new
+
+
+def test_curve_draws_give_every_battery_curve_the_same_share():
+    _, summary = decision_records("crra:r=1", 1000, seed=0, draws="curves")
+    # the battery: 10 gains curves, 3 losses curves, 2 mixed series, 2 Holt-Laury lists -> about 59 items each
+    assert summary["shapes"] == {"gains": 588, "losses": 176, "mixed": 118, "holt_laury": 118}
+    assert decision_records("crra:r=1", 1000, seed=0)[1]["shapes"] == dict.fromkeys(decisions.RISK_SHAPES, 250)
+    assert decisions.apportion(7, [1, 1, 1]) == [3, 2, 2] and decisions.apportion(10, [2, 1]) == [7, 3]
+    assert decisions.apportion(5, [10, 3, 2, 2]) == [3, 1, 1, 0]
 
 
 def test_small_sure_amounts_are_drawn_where_the_target_would_never_take_them():

@@ -118,18 +118,41 @@ def sure_amount(g: Lottery, wealth: float, pref, rng: np.random.Generator) -> fl
 
 @cache
 def battery_curves() -> dict[str, tuple]:
-    """The risk battery's own gambles: (lottery, wealth) per gains / losses curve, and (p, loss, wealth) per
-    mixed-gamble series, in the battery's order."""
+    """The risk battery's own gambles: (lottery, wealth) per gains / losses curve, (p, loss, wealth) per
+    mixed-gamble series, and the Holt-Laury lists' stakes, in the battery's order."""
     from econalign.measure.risk import risk_battery
 
-    curves: dict[str, dict] = {"gains": {}, "losses": {}, "mixed": {}}
+    curves: dict[str, dict] = {"gains": {}, "losses": {}, "mixed": {}, "holt_laury": {}}
     for task in risk_battery(False):
+        if task.family == "holt_laury":
+            curves["holt_laury"][task.params["scale"]] = None
         if task.family != "gamble" or task.params.get("persona"):
             continue
         kind, g = task.params["kind"], max(task.lotteries().values(), key=lambda lot: len(lot.outcomes))
         key = (g, task.wealth) if kind != "mixed" else (g.probs[0], -min(g.outcomes), task.wealth)
         curves[kind][key] = None
     return {kind: tuple(keys) for kind, keys in curves.items()}
+
+
+def shape_weights(shapes: Sequence[str], draws: str) -> list[int]:
+    """How n items are shared out: evenly, except that "curves" draws give every battery curve the same share (the
+    battery's 10 gains curves, 3 losses, 2 mixed series and 2 Holt-Laury lists), as the estimators weigh every
+    battery item alike; split evenly, a gains curve had 3/10 of a losses curve's items."""
+    if draws != "curves":
+        return [1] * len(shapes)
+    return [len(battery_curves().get(shape, (None,))) for shape in shapes]
+
+
+def apportion(n: int, weights: Sequence[int]) -> list[int]:
+    """n split in proportion to weights, largest remainders first (ties to the earlier shape)."""
+    exact = n * np.asarray(weights, float) / sum(weights)
+    counts = np.floor(exact).astype(int)
+    extra = np.argsort(-(exact - counts), kind="stable")[: n - counts.sum()]
+    counts[extra] += 1
+    return counts.tolist()
+
+
+
 
 
 def curve_item(kind: str, pref, rng: np.random.Generator) -> Task:
@@ -206,11 +229,10 @@ def shape_of(task: Task) -> str:
 
 def draw_items(shapes: Sequence[str], n: int, pref, rng: np.random.Generator, draws: str = "varied"
                ) -> tuple[list[Task], list[str], int]:
-    """n items split evenly across the shapes (the first get the remainder), none of them a battery item;
-    each item's shape; and how many battery items were drawn and thrown away."""
+    """n items shared across the shapes (shape_weights), none of them a battery item; each item's shape; and how
+    many battery items were drawn and thrown away."""
     keys, items, of_shape, rejected = battery_keys(), [], [], 0
-    for i, shape in enumerate(shapes):
-        want = n // len(shapes) + (i < n % len(shapes))
+    for shape, want in zip(shapes, apportion(n, shape_weights(shapes, draws))):
         got = 0
         for _ in range(MAX_DRAWS * want):
             if got == want:

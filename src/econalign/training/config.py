@@ -186,14 +186,15 @@ class EIRunConfig(Strict):
 class AlignData(Strict):
     """Direct-decision items of the battery's formats, labelled by the target (data/decisions.py)."""
 
-    n: int = Field(1500, gt=0, description="Training items, split evenly across the shapes.")
+    n: int = Field(1500, gt=0, description="Training items, split evenly across the shapes (with curves draws, "
+                   "evenly across the battery's curves).")
     noise: float = Field(0.05, ge=0, description="Logit noise of the sampled labels (0: always the target's choice).")
     shapes: list[str] | None = Field(None, description="Item shapes (default: every shape of the preference's "
                                      "battery); leave one out to test generalisation to it. Risk targets also take "
                                      "`anchor`: the battery's 50% x $1,000 gamble against new sure amounts.")
     draws: Literal["varied", "curves"] = Field(
         "varied", description="Gambles drawn around the battery's stakes, probabilities and wealth (varied), or the "
-        "battery's own gambles and wealth with new sure amounts (curves).")
+        "battery's own gambles and wealth with new sure amounts (curves; each battery curve gets the same share).")
     epochs: float | None = Field(None, gt=0, description="Epochs over these items (default: training.epochs).")
 
 
