@@ -140,7 +140,8 @@ def shape_weights(shapes: Sequence[str], draws: str) -> list[int]:
     battery item alike; split evenly, a gains curve had 3/10 of a losses curve's items."""
     if draws != "curves":
         return [1] * len(shapes)
-    return [len(battery_curves().get(shape, (None,))) for shape in shapes]
+    curves = battery_curves()
+    return [len(curves[shape]) if shape in curves else 1 for shape in shapes]
 
 
 def apportion(n: int, weights: Sequence[int]) -> list[int]:
@@ -150,9 +151,6 @@ def apportion(n: int, weights: Sequence[int]) -> list[int]:
     extra = np.argsort(-(exact - counts), kind="stable")[: n - counts.sum()]
     counts[extra] += 1
     return counts.tolist()
-
-
-
 
 
 def curve_item(kind: str, pref, rng: np.random.Generator) -> Task:

@@ -14,6 +14,7 @@ import numpy as np
 
 from econalign import EconalignError
 from econalign.agent.format import MODES, agent_task
+from econalign.data.decisions import apportion
 from econalign.data.expressions import supported
 from econalign.data.traces import trace
 from econalign.io import jsonl, writable_dir, write_dir, write_text
@@ -95,8 +96,8 @@ def generate_dataset(
     pref, names = check_request(preference_spec, tasks, n, mode)
     rng = np.random.default_rng(seed)
     records = []
-    for i, family in enumerate(names):
-        for task in draw(family, n // len(names) + (i < n % len(names)), rng, exclude):
+    for family, want in zip(names, apportion(n, [1] * len(names))):
+        for task in draw(family, want, rng, exclude):
             records.append(record(solve(task, pref), pref, mode))
             if progress:
                 progress(1)
