@@ -50,6 +50,9 @@ def test_no_battery_item_in_training_data(spec):
             more, s = decision_records(spec, 1500, seed=2, shapes=shapes, draws=draws)
             records, summary["battery_items_in_data"] = records + more, summary["battery_items_in_data"] + s["battery_items_in_data"]
             assert s["battery_items_drawn_and_dropped"] > 0  # these sets do meet battery items, and drop them
+    else:  # the battery's own games at other stakes
+        more, s = decision_records(spec, 1500, seed=2, draws="curves")
+        records, summary["battery_items_in_data"] = records + more, summary["battery_items_in_data"] + s["battery_items_in_data"]
     keys = battery_keys()
     assert summary["battery_items_in_data"] == 0
     assert not [r for r in records if decision_key(Task(**r["task"])) in keys]
@@ -118,6 +121,37 @@ def test_curve_draws_give_every_battery_curve_the_same_share():
     assert decision_records("crra:r=1", 1000, seed=0)[1]["shapes"] == dict.fromkeys(decisions.RISK_SHAPES, 250)
     assert decisions.apportion(7, [1, 1, 1]) == [3, 2, 2] and decisions.apportion(10, [2, 1]) == [7, 3]
     assert decisions.apportion(5, [10, 3, 2, 2]) == [3, 1, 1, 0]
+
+
+@pytest.mark.parametrize("spec", ["moralis:kappa=0.5", "fs:alpha=0.85,beta=0.315"])
+def test_social_curve_draws_are_the_batterys_games_at_other_stakes_with_its_choices(spec):
+    """Every curves item is a battery decision with its amounts times one of GAME_SCALES (the AV dilemma: a new
+    risk to the passenger), and the target's choice probabilities over the options' levels are the battery's."""
+    sim = SimBackend(parse_preference(spec), decisions.DEFAULT_NOISE)
+
+    def by_level(task):
+        return dict(zip((task.params["levels"][k] for k in task.options), sim.option_probs([task])[0]))
+
+    battery = {}
+    for task in social_battery():
+        battery.setdefault(decisions.shape_of(task), []).append(task)
+    records, summary = decision_records(spec, 400, seed=0, draws="curves")
+    assert summary["battery_items_in_data"] == 0 and len(set(summary["shapes"])) == 8
+    scaled = set()
+    for task, shape in ((Task(**r["task"]), r["shape"]) for r in records):
+        if shape == "dilemma":
+            assert task.params["pedestrians"] in (1, 5) and task.params["q"] == 0.9
+            assert task.params["p"] in decisions.SWERVE_RISKS
+            continue
+        amounts = decisions.GAME_AMOUNTS[shape]
+        twins = [b for b in battery[shape] for f in decisions.GAME_SCALES
+                 if all(np.isclose(task.params[k], b.params[k] * f) for k in amounts)
+                 and all(task.params[k] == b.params[k] for k in b.params if k in ("multiplier", "returned", "q"))]
+        assert twins, task.params
+        twin = next(b for b in twins if set(by_level(b)) == set(by_level(task)))
+        assert by_level(task) == pytest.approx(by_level(twin), abs=1e-9)
+        scaled.add(task.params[amounts[0]] / twin.params[amounts[0]])
+    assert scaled == set(decisions.GAME_SCALES)
 
 
 def test_small_sure_amounts_are_drawn_where_the_target_would_never_take_them():

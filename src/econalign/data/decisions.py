@@ -17,6 +17,7 @@ data carries is the noise they should find.
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -34,8 +35,9 @@ from econalign.tasks.social import reversed_menu
 RISK_SHAPES = ("gains", "losses", "mixed", "holt_laury")
 ANCHOR = "anchor"  # asked for by name (a curriculum's first stage), never by default
 SOCIAL_SHAPES = (*games.GAMES, "dilemma")
-# How gains, losses and mixed items are drawn: "varied" around the battery's stakes, probabilities and wealth;
-# "curves" on the battery's own lotteries and wealth with new sure amounts (mixed: its losses, new gains).
+# How items are drawn: "varied" around the battery's stakes, probabilities and wealth (games: payoffs from wider grids);
+# "curves" on the battery's own lotteries and wealth with new sure amounts (mixed: its losses, new gains), and the
+# battery's own games at other stakes (the AV dilemma: its pedestrians and risk, a new risk to the passenger).
 DRAWS = ("varied", "curves")
 DEFAULT_NOISE = 0.05
 # Stakes around the battery's $1,000 (drawn BATTERY_STAKE_SHARE of the time): CRRA with wealth tied to the stake and
@@ -43,6 +45,13 @@ DEFAULT_NOISE = 0.05
 STAKES = (100, 200, 250, 300, 400, 500, 600, 750, 800, 1200, 1500, 2000, 2500, 3000, 4000, 5000)
 BATTERY_PROBS = (0.1, 0.25, 0.5, 0.75, 0.9)
 HL_SCALES = (0.5, 2, 3, 4, 5, 10, 15, 25, 30, 40, 50, 100)  # the battery asks 1x and 20x
+GAME_SCALES = (2, 3, 4, 5, 10, 20, 50)  # the social battery's games at these multiples of their amounts (up, so cents stay exact)
+# Each game's amounts (its other parameters, multipliers, shares and beliefs, are not scaled)
+GAME_AMOUNTS = {"dictator": ("endowment",), "ultimatum_proposer": ("pie", "threshold"),
+                "ultimatum_responder": ("pie", "offer"), "trust_investor": ("endowment",),
+                "trust_trustee": ("endowment", "sent"), "prisoners_dilemma": ("T", "R", "P", "S"),
+                "public_goods": ("endowment", "others")}
+SWERVE_RISKS = (0.05, 0.2, 0.3, 0.4, 0.6, 0.7, 0.8, 0.9)  # the battery asks 0.1, 0.5 and 1
 MAX_DRAWS = 50  # per item wanted, before giving up
 NEAR_SHARE = 0.5
 BATTERY_STAKE_SHARE = 0.75
@@ -187,9 +196,40 @@ def holt_laury_item(pref, rng: np.random.Generator) -> Task:
     return holt_laury.make(row, scale)
 
 
-def social_item(shape: str, rng: np.random.Generator) -> Task:
-    task = dilemma.generate(1, rng)[0] if shape == "dilemma" else games.random_game(shape, rng)
+def social_item(shape: str, rng: np.random.Generator, draws: str = "varied") -> Task:
+    if draws == "curves":
+        task = battery_game(shape, rng)
+    else:
+        task = dilemma.generate(1, rng)[0] if shape == "dilemma" else games.random_game(shape, rng)
     return reversed_menu(task) if rng.integers(2) else task
+
+
+@cache
+def battery_games() -> dict[str, list[dict]]:
+    """The social battery's decisions as their constructors' arguments, per game (the AV dilemma's included);
+    each decision once, whatever the order of its options."""
+    from econalign.measure.social import social_battery
+
+    found: dict[str, dict] = {}
+    for task in social_battery():
+        shape = shape_of(task)
+        names = inspect.signature(dilemma.make if shape == "dilemma" else getattr(games, shape)).parameters
+        args = {k: v for k, v in task.params.items() if k in names and k not in ("system", "swerve_first")}
+        found.setdefault(shape, {})[json.dumps(args, sort_keys=True)] = args
+    return {shape: list(args.values()) for shape, args in found.items()}
+
+
+def battery_game(shape: str, rng: np.random.Generator) -> Task:
+    """One of the battery's games with every amount times a factor of GAME_SCALES: the preferences and the label
+    noise (in units of the menu's utility range) are scale-free, so the target chooses as on the battery item and
+    the model meets that choice in new numbers. The AV dilemma has no amounts: a new risk to the passenger."""
+    picks = battery_games()[shape]
+    args = dict(picks[rng.integers(len(picks))])
+    if shape == "dilemma":
+        return dilemma.make(args["pedestrians"], args["q"], float(rng.choice(SWERVE_RISKS)))
+    factor = float(rng.choice(GAME_SCALES))
+    args.update({k: args[k] * factor for k in GAME_AMOUNTS[shape]})
+    return getattr(games, shape)(**args)
 
 
 def draw_item(shape: str, pref, rng: np.random.Generator, draws: str = "varied") -> Task:
@@ -199,7 +239,7 @@ def draw_item(shape: str, pref, rng: np.random.Generator, draws: str = "varied")
         return curve_item(shape, pref, rng) if draws == "curves" else gamble_item(shape, pref, rng)
     if shape == "holt_laury":
         return holt_laury_item(pref, rng)
-    return social_item(shape, rng)
+    return social_item(shape, rng, draws)
 
 
 def decision_key(task: Task) -> str:

@@ -194,7 +194,8 @@ class AlignData(Strict):
                                      "`anchor`: the battery's 50% x $1,000 gamble against new sure amounts.")
     draws: Literal["varied", "curves"] = Field(
         "varied", description="Gambles drawn around the battery's stakes, probabilities and wealth (varied), or the "
-        "battery's own gambles and wealth with new sure amounts (curves; each battery curve gets the same share).")
+        "battery's own gambles and wealth with new sure amounts (curves; each battery curve gets the same share); "
+        "games from wider payoff grids (varied) or the battery's own games at 2 to 50 times its amounts (curves).")
     epochs: float | None = Field(None, gt=0, description="Epochs over these items (default: training.epochs).")
 
 
