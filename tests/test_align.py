@@ -452,12 +452,12 @@ def test_align_end_to_end_and_resume(tmp_path, tiny_dir):
     assert other.returncode == 2 and "another preference" in other.stderr and "Traceback" not in other.stderr
 
 
-def test_default_items_are_the_curriculum_for_risk_targets_and_every_game_for_social_ones(tmp_path):
+def test_default_items_are_the_curriculum_for_risk_targets_and_the_batterys_games_at_other_stakes_for_social_ones(tmp_path):
     risk = AlignRunConfig(preference="crra:r=2", output_dir=tmp_path)
     assert [(d.shapes, d.draws, d.n) for d in risk.data] == [(["anchor"], "varied", 480), (None, "curves", 1000)]
     assert risk.trainer == "cached" and risk.lora.top_layers == 6
     social = AlignRunConfig(preference="moralis:kappa=0.5", output_dir=tmp_path)
-    assert [(d.shapes, d.draws, d.n) for d in social.data] == [(None, "varied", 1500)]
+    assert [(d.shapes, d.draws, d.n) for d in social.data] == [(None, "curves", 1500)]
     with pytest.raises(ValidationError, match="unknown shape anchor for moralis"):  # before any profile runs
         AlignRunConfig(preference="moralis:kappa=0.5", output_dir=tmp_path, data={"shapes": ["anchor"]})
     with pytest.raises(ValidationError, match="set lora.top_layers"):

@@ -211,13 +211,14 @@ def align_training() -> TrainingConfig:
 
 def default_stages(preference: str) -> list[AlignData]:
     """Risk targets: the anchor set (201 steps of 16), then the battery's own gambles with new amounts (600 steps),
-    the curriculum that moved the default model's own choices (experiments/closed_loop). Social targets: every game
-    and the dilemma, 4 epochs of 1,500 items."""
+    the curriculum that moved the default model's own choices (experiments/closed_loop). Social targets: the
+    battery's games at other stakes and the dilemma, 4 epochs of 1,500 items (from wider payoff grids the default
+    model kept to the letter base rate where the target's choice turns on the payoffs: README, Figures)."""
     from econalign.preferences import RiskPreference, parse_preference
 
     if isinstance(parse_preference(preference), RiskPreference):
         return [AlignData(n=480, shapes=["anchor"], epochs=6.7), AlignData(n=1000, draws="curves", epochs=9.6)]
-    return [AlignData(n=1500, epochs=4)]
+    return [AlignData(n=1500, draws="curves", epochs=4)]
 
 
 class AlignRunConfig(Strict):
