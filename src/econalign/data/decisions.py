@@ -45,7 +45,7 @@ DEFAULT_NOISE = 0.05
 STAKES = (100, 200, 250, 300, 400, 500, 600, 750, 800, 1200, 1500, 2000, 2500, 3000, 4000, 5000)
 BATTERY_PROBS = (0.1, 0.25, 0.5, 0.75, 0.9)
 HL_SCALES = (0.5, 2, 3, 4, 5, 10, 15, 25, 30, 40, 50, 100)  # the battery asks 1x and 20x
-GAME_SCALES = (2, 3, 4, 5, 10, 20, 50)  # the social battery's games at these multiples of their amounts (up, so cents stay exact)
+GAME_SCALES = (2, 3, 4, 5, 10, 20, 50)  # multiples of the social battery's amounts (up only: cents stay exact)
 # Each game's amounts (its other parameters, multipliers, shares and beliefs, are not scaled)
 GAME_AMOUNTS = {"dictator": ("endowment",), "ultimatum_proposer": ("pie", "threshold"),
                 "ultimatum_responder": ("pie", "offer"), "trust_investor": ("endowment",),
