@@ -30,7 +30,7 @@ from econalign.preferences import parse_preference
 from econalign.tasks import Task, games, solve
 from econalign.tasks.gamble import acceptable_gain
 from econalign.tasks.social import reversed_menu
-from econalign.training.config import AlignRunConfig, LoraSettings
+from econalign.training.config import AlignRunConfig, LoraSettings, load_config
 from econalign.training.sft import lora_config
 
 from commands import econalign
@@ -46,7 +46,7 @@ TARGETS = ("crra:r=2", "crra:r=-1", "pt:alpha=0.88,lambda=2.25", "moralis:kappa=
 def test_no_battery_item_in_training_data(spec):
     records, summary = decision_records(spec, 3000, seed=1)
     if spec.startswith(("crra", "pt")):  # and the curriculum's item sets, on the battery's own gambles
-        for shapes, draws in ((["anchor"], "varied"), (None, "curves")):
+        for shapes, draws in ((["anchor", "anchor_losses"], "varied"), (None, "curves")):
             more, s = decision_records(spec, 1500, seed=2, shapes=shapes, draws=draws)
             records, summary["battery_items_in_data"] = records + more, summary["battery_items_in_data"] + s["battery_items_in_data"]
             assert s["battery_items_drawn_and_dropped"] > 0  # these sets do meet battery items, and drop them
@@ -164,22 +164,39 @@ def test_small_sure_amounts_are_drawn_where_the_target_would_never_take_them():
         assert 0.3 < np.mean(sure != np.round(sure)) < 0.7  # with cents as well as without
 
 
-def test_anchor_items_vary_only_the_sure_amount():
-    records, summary = decision_records("crra:r=2", 300, seed=0, shapes=["anchor"])
+@pytest.mark.parametrize("shape, prize, wealth, ce", [("anchor", 1000.0, 1000.0, 1000 / 3),
+                                                      ("anchor_losses", -1000.0, 2000.0, -2000 / 3)])
+def test_anchor_items_vary_only_the_sure_amount(shape, prize, wealth, ce):
+    """r = 2's certainty equivalents (independent of the code): u = -1/w, so 50% x $1,000 at wealth $1,000 is
+    worth 2 / (1/1000 + 1/2000) - 1000 = $333.33 and 50% x -$1,000 at wealth $2,000 is 2 / (1/1000 + 1/2000) - 2000
+    = -$666.67."""
+    records, summary = decision_records("crra:r=2", 300, seed=0, shapes=[shape])
     tasks = [Task(**r["task"]) for r in records]
-    assert summary["shapes"] == {"anchor": 300} and {r["shape"] for r in records} == {"anchor"}
-    assert {t.wealth for t in tasks} == {1000.0} and {t.params["sure_first"] for t in tasks} == {True, False}
+    assert summary["shapes"] == {shape: 300} and {r["shape"] for r in records} == {shape}
+    assert {t.wealth for t in tasks} == {wealth} and {t.params["sure_first"] for t in tasks} == {True, False}
     assert {json.dumps(sorted(o for opt in t.params["options"].values() for o in opt if len(opt) == 2))
-            for t in tasks} == {json.dumps([[0.0, 0.5], [1000.0, 0.5]])}
-    assert all(t.params["sure"] == round(t.params["sure"]) and 0 <= t.params["sure"] <= 1000 for t in tasks)
-    far = [(t.params["sure"] > 1000 / 3, r["messages"][-1]["content"] == "accept") for t, r in zip(tasks, records)
-           if abs(t.params["sure"] - 1000 / 3) > 150]  # far from r = 2's certainty equivalent, $333
+            for t in tasks} == {json.dumps(sorted([[0.0, 0.5], [prize, 0.5]]))}
+    sure = np.array([t.params["sure"] for t in tasks])
+    assert np.all((0 <= sure / prize) & (sure / prize <= 1))
+    if shape == "anchor":  # whole dollars, uniform
+        assert np.all(sure == np.round(sure)) and np.mean(np.abs(sure) < 100) < 0.15
+    else:  # as the curves' sure amounts: with cents half the time, small amounts often (2 digits: a quarter)
+        assert 0.3 < np.mean(sure != np.round(sure)) < 0.7 and 0.15 < np.mean(np.abs(sure) < 100) < 0.4
+    far = [(t.params["sure"] > ce, r["messages"][-1]["content"] == "accept") for t, r in zip(tasks, records)
+           if abs(t.params["sure"] - ce) > 150]  # a larger sure amount (a smaller sure loss) is taken
     assert np.mean([take for above, take in far if above]) > 0.85 > 0.15 > np.mean([take for above, take in far if not above])
+
+
+def test_both_anchors_in_one_stage_are_split_evenly_without_battery_items():
+    _, summary = decision_records("crra:r=-1", 100, seed=0, shapes=["anchor", "anchor_losses"])
+    assert summary["shapes"] == {"anchor": 50, "anchor_losses": 50} and summary["battery_items_in_data"] == 0
 
 
 def test_bad_requests_are_refused():
     with pytest.raises(EconalignError, match="unknown shape anchor"):
         decision_records("moralis:kappa=0.5", 10, shapes=["anchor"])
+    with pytest.raises(EconalignError, match="unknown shape anchor_losses"):
+        decision_records("fs:alpha=0.85,beta=0.315", 10, shapes=["anchor_losses"])
     with pytest.raises(EconalignError, match="unknown draws"):
         decision_records("crra:r=2", 10, draws="battery")
     with pytest.raises(EconalignError, match="unknown shape dictator"):
@@ -454,8 +471,11 @@ def test_align_end_to_end_and_resume(tmp_path, tiny_dir):
 
 def test_default_items_are_the_curriculum_for_risk_targets_and_the_batterys_games_at_other_stakes_for_social_ones(tmp_path):
     risk = AlignRunConfig(preference="crra:r=2", output_dir=tmp_path)
-    assert [(d.shapes, d.draws, d.n) for d in risk.data] == [(["anchor"], "varied", 480), (None, "curves", 1000)]
+    assert [(d.shapes, d.draws, d.n) for d in risk.data] == [
+        (["anchor"], "varied", 480), (["anchor", "anchor_losses"], "varied", 480), (None, "curves", 1000)]
     assert risk.trainer == "cached" and risk.lora.top_layers == 6
+    written = load_config(Path(__file__).parents[1] / "recipes" / "align_crra_r2.yaml", AlignRunConfig)
+    assert written.data == risk.data and written.training == risk.training  # the recipe is the defaults written out
     social = AlignRunConfig(preference="moralis:kappa=0.5", output_dir=tmp_path)
     assert [(d.shapes, d.draws, d.n) for d in social.data] == [(None, "curves", 1500)]
     with pytest.raises(ValidationError, match="unknown shape anchor for moralis"):  # before any profile runs

@@ -33,7 +33,9 @@ from econalign.tasks.base import Task
 from econalign.tasks.social import reversed_menu
 
 RISK_SHAPES = ("gains", "losses", "mixed", "holt_laury")
-ANCHOR = "anchor"  # asked for by name (a curriculum's first stage), never by default
+# Asked for by name (a curriculum's first stage), never by default: the battery's 50% x $1,000 gamble (wealth $1,000)
+# and its 50% x -$1,000 gamble (wealth $2,000), each against new sure amounts.
+ANCHORS = {"anchor": (1000.0, 1000.0), "anchor_losses": (-1000.0, 2000.0)}
 SOCIAL_SHAPES = (*games.GAMES, "dilemma")
 # How items are drawn: "varied" around the battery's stakes, probabilities and wealth (games: payoffs from wider grids);
 # "curves" on the battery's own lotteries and wealth with new sure amounts (mixed: its losses, new gains), and the
@@ -61,7 +63,7 @@ def shapes_for(pref, shapes: Sequence[str] | None = None) -> list[str]:
     """The shapes asked for (default: all of the preference's kind), checked against its kind."""
     own = RISK_SHAPES if isinstance(pref, RiskPreference) else SOCIAL_SHAPES
     chosen = list(dict.fromkeys(shapes or own))
-    wrong = [s for s in chosen if s not in (*own, ANCHOR) or (s == ANCHOR and own is SOCIAL_SHAPES)]
+    wrong = [s for s in chosen if s not in (*own, *ANCHORS) or (s in ANCHORS and own is SOCIAL_SHAPES)]
     if wrong or not chosen:
         raise EconalignError(f"unknown shape {', '.join(wrong) or '(none given)'} for {pref.spec()}; "
                              f"use some of {', '.join(own)}")
@@ -119,10 +121,16 @@ def sure_amount(g: Lottery, wealth: float, pref, rng: np.random.Generator) -> fl
     if near(rng):
         x = pref.certainty_equivalent(g, wealth) + rng.normal(0.0, 0.1 * (hi - lo))
     else:
-        small, large = (lo, hi) if abs(lo) <= abs(hi) else (hi, lo)
-        share = rng.uniform() if rng.integers(2) else 10 ** rng.uniform(-2.0, 0.0)
-        x = small + (large - small) * share
+        x = spread_amount(lo, hi, rng)
     return cents_or_dollars(float(np.clip(x, lo, hi)), rng)
+
+
+def spread_amount(lo: float, hi: float, rng: np.random.Generator) -> float:
+    """An amount between lo and hi: uniform half the time, otherwise uniform in orders of magnitude of its distance
+    from the end nearer $0 (1% to 100% of the span)."""
+    small, large = (lo, hi) if abs(lo) <= abs(hi) else (hi, lo)
+    share = rng.uniform() if rng.integers(2) else 10 ** rng.uniform(-2.0, 0.0)
+    return small + (large - small) * share
 
 
 @cache
@@ -174,13 +182,22 @@ def curve_item(kind: str, pref, rng: np.random.Generator) -> Task:
     return gamble.make(g, sure_amount(g, wealth, pref, rng), wealth, sure_first)
 
 
-def anchor_item(rng: np.random.Generator) -> Task:
+def anchor_item(shape: str, rng: np.random.Generator) -> Task:
     """The battery's 50% x $1,000-or-$0 gamble (wealth $1,000) against a whole-dollar sure amount drawn uniformly.
     With one amount varying, a model learns to compare it with the target's certainty equivalent within a few
     hundred steps, and the wider shapes then build on that comparison; trained on them from the start, a small
-    model stays at the base rate (experiments/closed_loop)."""
-    g = Lottery.binary(0.5, 1000.0, 0.0)
-    return gamble.make(g, float(np.round(rng.uniform(0.0, 1000.0))), 1000.0, bool(rng.integers(2)))
+    model stays at the base rate (experiments/closed_loop). Or the battery's 50% x -$1,000-or-$0 (wealth $2,000)
+    against a sure loss drawn as the curves' sure amounts are (spread_amount, cents or not): the same comparison
+    with the sign turned, for a model that has learnt the first (trained on gains alone, it read the amount's size,
+    not its sign, and took a sure -$944 over 50% x -$1,000; README, Figures). Mixed with the gains anchor from the
+    start, it kept the loss at chance (ln 2) for 300 steps; after it, the loss fell from 0.85 to 0.27 in 150."""
+    prize, wealth = ANCHORS[shape]
+    g = Lottery.binary(0.5, prize, 0.0)
+    if shape == "anchor":
+        sure = float(np.round(prize * rng.uniform()))
+    else:
+        sure = cents_or_dollars(spread_amount(prize, 0.0, rng), rng) + 0.0
+    return gamble.make(g, sure, wealth, bool(rng.integers(2)))
 
 
 def cents_or_dollars(x: float, rng: np.random.Generator) -> float:
@@ -233,8 +250,8 @@ def battery_game(shape: str, rng: np.random.Generator) -> Task:
 
 
 def draw_item(shape: str, pref, rng: np.random.Generator, draws: str = "varied") -> Task:
-    if shape == ANCHOR:
-        return anchor_item(rng)
+    if shape in ANCHORS:
+        return anchor_item(shape, rng)
     if shape in ("gains", "losses", "mixed"):
         return curve_item(shape, pref, rng) if draws == "curves" else gamble_item(shape, pref, rng)
     if shape == "holt_laury":

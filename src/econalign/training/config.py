@@ -191,7 +191,8 @@ class AlignData(Strict):
     noise: float = Field(0.05, ge=0, description="Logit noise of the sampled labels (0: always the target's choice).")
     shapes: list[str] | None = Field(None, description="Item shapes (default: every shape of the preference's "
                                      "battery); leave one out to test generalisation to it. Risk targets also take "
-                                     "`anchor`: the battery's 50% x $1,000 gamble against new sure amounts.")
+                                     "`anchor` and `anchor_losses`: the battery's 50% x $1,000 and 50% x -$1,000 "
+                                     "gambles against new sure amounts.")
     draws: Literal["varied", "curves"] = Field(
         "varied", description="Gambles drawn around the battery's stakes, probabilities and wealth (varied), or the "
         "battery's own gambles and wealth with new sure amounts (curves; each battery curve gets the same share); "
@@ -210,14 +211,16 @@ def align_training() -> TrainingConfig:
 
 
 def default_stages(preference: str) -> list[AlignData]:
-    """Risk targets: the anchor set (201 steps of 16), then the battery's own gambles with new amounts (600 steps),
-    the curriculum that moved the default model's own choices (experiments/closed_loop). Social targets: the
+    """Risk targets: the anchor set (201 steps of 16), both anchors, gains and losses (150 steps), then the battery's
+    own gambles with new amounts (600 steps), the curriculum that moved the default model's own choices
+    (experiments/closed_loop; the losses anchor since 2026-12-04: README, Figures). Social targets: the
     battery's games at other stakes and the dilemma, 4 epochs of 1,500 items (from wider payoff grids the default
     model kept to the letter base rate where the target's choice turns on the payoffs: README, Figures)."""
     from econalign.preferences import RiskPreference, parse_preference
 
     if isinstance(parse_preference(preference), RiskPreference):
-        return [AlignData(n=480, shapes=["anchor"], epochs=6.7), AlignData(n=1000, draws="curves", epochs=9.6)]
+        return [AlignData(n=480, shapes=["anchor"], epochs=6.7), AlignData(n=480, shapes=["anchor", "anchor_losses"], epochs=5),
+                AlignData(n=1000, draws="curves", epochs=9.6)]
     return [AlignData(n=1500, draws="curves", epochs=4)]
 
 
