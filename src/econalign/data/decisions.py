@@ -33,7 +33,7 @@ from econalign.tasks.base import Task
 from econalign.tasks.social import reversed_menu
 
 RISK_SHAPES = ("gains", "losses", "mixed", "holt_laury")
-# Asked for by name (a curriculum's first stage), never by default: the battery's 50% x $1,000 gamble (wealth $1,000)
+# Asked for by name (a curriculum's first stages), never by default: the battery's 50% x $1,000 gamble (wealth $1,000)
 # and its 50% x -$1,000 gamble (wealth $2,000), each against new sure amounts.
 ANCHORS = {"anchor": (1000.0, 1000.0), "anchor_losses": (-1000.0, 2000.0)}
 SOCIAL_SHAPES = (*games.GAMES, "dilemma")
@@ -62,11 +62,12 @@ BATTERY_STAKE_SHARE = 0.75
 def shapes_for(pref, shapes: Sequence[str] | None = None) -> list[str]:
     """The shapes asked for (default: all of the preference's kind), checked against its kind."""
     own = RISK_SHAPES if isinstance(pref, RiskPreference) else SOCIAL_SHAPES
+    allowed = (*own, *ANCHORS) if own is RISK_SHAPES else own
     chosen = list(dict.fromkeys(shapes or own))
-    wrong = [s for s in chosen if s not in (*own, *ANCHORS) or (s in ANCHORS and own is SOCIAL_SHAPES)]
+    wrong = [s for s in chosen if s not in allowed]
     if wrong or not chosen:
         raise EconalignError(f"unknown shape {', '.join(wrong) or '(none given)'} for {pref.spec()}; "
-                             f"use some of {', '.join(own)}")
+                             f"use some of {', '.join(allowed)}")
     return chosen
 
 
@@ -190,7 +191,7 @@ def anchor_item(shape: str, rng: np.random.Generator) -> Task:
     against a sure loss drawn as the curves' sure amounts are (spread_amount, cents or not): the same comparison
     with the sign turned, for a model that has learnt the first (trained on gains alone, it read the amount's size,
     not its sign, and took a sure -$944 over 50% x -$1,000; README, Figures). Mixed with the gains anchor from the
-    start, it kept the loss at chance (ln 2) for 300 steps; after it, the loss fell from 0.85 to 0.27 in 150."""
+    start, it kept the loss at chance (ln 2) for 300 steps; after it (toward r = -1), from 0.89 to 0.35 in 150."""
     prize, wealth = ANCHORS[shape]
     g = Lottery.binary(0.5, prize, 0.0)
     if shape == "anchor":
