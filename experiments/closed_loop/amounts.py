@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from econalign.align import stage_folders
 from econalign.backends.hf import HFBackend
 from econalign.data.decisions import DEFAULT_NOISE, label_probabilities
 from econalign.preferences import Lottery, parse_preference
@@ -17,7 +18,7 @@ AMOUNTS = (5, 20, 40, 55, 55.56, 60.12, 75.5, 90, 99.99, 120.5, 166.67, 550, 601
 
 run = Path(sys.argv[1])
 summary = json.loads((run / "summary.json").read_text())
-model = sorted(run.glob("sft*/model"))[-1]
+model = stage_folders(run, len(summary.get("stages", [None])))[-1][1] / "model"  # the last stage's
 backend, pref = HFBackend.load(str(model)), parse_preference(summary["target"])
 print(f"{model}: P(sure) model / target at noise {DEFAULT_NOISE}")
 for sign, wealth in ((1.0, 1000.0), (-1.0, 2000.0)):
