@@ -187,6 +187,23 @@ def test_anchor_items_vary_only_the_sure_amount(shape, prize, wealth, ce):
     assert np.mean([take for above, take in far if above]) > 0.85 > 0.15 > np.mean([take for above, take in far if not above])
 
 
+def test_responder_anchor_varies_only_the_offer_and_labels_the_fehr_schmidt_threshold():
+    """Fehr-Schmidt alpha = 0.85 as responder (independent of the code): accepting o of $100 is worth
+    o - 0.85 (100 - 2o), rejecting 0, so it accepts from o = 85 / 2.7 = $31.48; the battery's own offers ($5 to $50,
+    whole dollars) never occur."""
+    records, summary = decision_records("fs:alpha=0.85,beta=0.315", 400, seed=0, shapes=["anchor_responder"])
+    tasks = [Task(**r["task"]) for r in records]
+    assert summary["shapes"] == {"anchor_responder": 400} and summary["battery_items_in_data"] == 0
+    assert summary["battery_items_drawn_and_dropped"] > 0  # whole-dollar $5 ... $50 were drawn and thrown away
+    assert {t.params["game"] for t in tasks} == {"ultimatum_responder"} and {t.params["pie"] for t in tasks} == {100.0}
+    offer = np.array([t.params["offer"] for t in tasks])
+    assert offer.min() >= 0 and offer.max() <= 50 and 0.3 < np.mean(offer != np.round(offer)) < 0.7
+    assert {t.options[0] for t in tasks} == {"A"} and len({t.params["labels"]["A"] for t in tasks}) == 2  # both orders
+    accepted = np.array([t.params["labels"][r["messages"][-1]["content"]] == "accept" for t, r in zip(tasks, records)])
+    assert accepted[offer < 25].mean() < 0.02 and accepted[offer > 38].mean() > 0.98
+    assert 0.05 < accepted[(offer > 29) & (offer < 34)].mean() < 0.95  # the sampled labels' slope at the threshold
+
+
 def test_both_anchors_in_one_stage_are_split_evenly_without_battery_items():
     _, summary = decision_records("crra:r=-1", 100, seed=0, shapes=["anchor", "anchor_losses"])
     assert summary["shapes"] == {"anchor": 50, "anchor_losses": 50} and summary["battery_items_in_data"] == 0
@@ -197,6 +214,8 @@ def test_bad_requests_are_refused():
         decision_records("moralis:kappa=0.5", 10, shapes=["anchor"])
     with pytest.raises(EconalignError, match="unknown shape anchor_losses"):
         decision_records("fs:alpha=0.85,beta=0.315", 10, shapes=["anchor_losses"])
+    with pytest.raises(EconalignError, match="unknown shape anchor_responder"):
+        decision_records("crra:r=2", 10, shapes=["anchor_responder"])
     with pytest.raises(EconalignError, match="unknown draws"):
         decision_records("crra:r=2", 10, draws="battery")
     with pytest.raises(EconalignError, match="unknown shape dictator"):

@@ -37,6 +37,8 @@ RISK_SHAPES = ("gains", "losses", "mixed", "holt_laury")
 # and its 50% x -$1,000 gamble (wealth $2,000), each against new sure amounts.
 ANCHORS = {"anchor": (1000.0, 1000.0), "anchor_losses": (-1000.0, 2000.0)}
 SOCIAL_SHAPES = (*games.GAMES, "dilemma")
+# Asked for by name too: the battery's ultimatum responder (its $100 pie) against new offers.
+SOCIAL_ANCHORS = ("anchor_responder",)
 # How items are drawn: "varied" around the battery's stakes, probabilities and wealth (games: payoffs from wider grids);
 # "curves" on the battery's own lotteries and wealth with new sure amounts (mixed: its losses, new gains), and the
 # battery's own games at other stakes (the AV dilemma: its pedestrians and risk, a new risk to the passenger).
@@ -62,7 +64,7 @@ BATTERY_STAKE_SHARE = 0.75
 def shapes_for(pref, shapes: Sequence[str] | None = None) -> list[str]:
     """The shapes asked for (default: all of the preference's kind), checked against its kind."""
     own = RISK_SHAPES if isinstance(pref, RiskPreference) else SOCIAL_SHAPES
-    allowed = (*own, *ANCHORS) if own is RISK_SHAPES else own
+    allowed = (*own, *ANCHORS) if own is RISK_SHAPES else (*own, *SOCIAL_ANCHORS)
     chosen = list(dict.fromkeys(shapes or own))
     wrong = [s for s in chosen if s not in allowed]
     if wrong or not chosen:
@@ -201,6 +203,18 @@ def anchor_item(shape: str, rng: np.random.Generator) -> Task:
     return gamble.make(g, sure, wealth, bool(rng.integers(2)))
 
 
+def responder_anchor_item(rng: np.random.Generator) -> Task:
+    """The battery's ultimatum responder (pie $100) offered a new amount, uniform from $0 to half the pie, in
+    cents or whole dollars, options in either order: the social counterpart of the risk anchor (one amount
+    varies). It is the one battery game where a target's choice turns on a threshold inside the offers
+    (Fehr-Schmidt alpha = 0.85 accepts from $31.48: o - 0.85 (100 - 2o) >= 0), and trained on the battery's
+    games at other stakes alone the model rejected every offer about 80% of the time (README, Figures)."""
+    from econalign.measure.social import PIE
+
+    task = games.ultimatum_responder(PIE, cents_or_dollars(PIE / 2 * rng.uniform(), rng))
+    return reversed_menu(task) if rng.integers(2) else task
+
+
 def cents_or_dollars(x: float, rng: np.random.Generator) -> float:
     return float(np.round(x, 2)) if rng.integers(2) else float(np.round(x))
 
@@ -253,6 +267,8 @@ def battery_game(shape: str, rng: np.random.Generator) -> Task:
 def draw_item(shape: str, pref, rng: np.random.Generator, draws: str = "varied") -> Task:
     if shape in ANCHORS:
         return anchor_item(shape, rng)
+    if shape in SOCIAL_ANCHORS:
+        return responder_anchor_item(rng)
     if shape in ("gains", "losses", "mixed"):
         return curve_item(shape, pref, rng) if draws == "curves" else gamble_item(shape, pref, rng)
     if shape == "holt_laury":
