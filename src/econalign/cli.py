@@ -285,7 +285,7 @@ def align(
     out: Path = typer.Option(None, help="Output folder (default: runs/align-<model>-<preference>)."),
     config: Path = typer.Option(None, "--config", help="Run config (YAML, recipes/align_*.yaml); flags override it."),
     n: int = typer.Option(None, min=1, help="Training items of the last item set (default: 1,000 for risk targets, "
-                          "after 480 anchor items and 480 of both anchors; 1,500 for social ones)."),
+                          "after 480 anchor items and 720 of both anchors and the mixed gambles; 1,500 for social ones)."),
     seed: int = typer.Option(None, min=0, help="Seed of the data, training and profiles (default 0)."),
     quick: bool = typer.Option(None, "--quick/--full", help="Short or full risk battery for both profiles (default full)."),
 ):

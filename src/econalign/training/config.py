@@ -192,8 +192,8 @@ class AlignData(Strict):
     shapes: list[str] | None = Field(None, description="Item shapes (default: every shape of the preference's "
                                      "battery); leave one out to test generalisation to it. Risk targets also take "
                                      "`anchor` and `anchor_losses`: the battery's 50% x $1,000 and 50% x -$1,000 "
-                                     "gambles against new sure amounts; social targets `anchor_responder`: the battery's ultimatum "
-                                     "responder ($100 pie) offered new amounts.")
+                                     "gambles against new sure amounts; social targets `anchor_responder`: the "
+                                     "battery's ultimatum responder ($100 pie) offered new amounts.")
     draws: Literal["varied", "curves"] = Field(
         "varied", description="Gambles drawn around the battery's stakes, probabilities and wealth (varied), or the "
         "battery's own gambles and wealth with new sure amounts (curves; each battery curve gets the same share); "
@@ -212,15 +212,17 @@ def align_training() -> TrainingConfig:
 
 
 def default_stages(preference: str) -> list[AlignData]:
-    """Risk targets: the anchor set (201 steps of 16), both anchors, gains and losses (150 steps), then the battery's
-    own gambles with new amounts (600 steps), the curriculum that moved the default model's own choices
-    (experiments/closed_loop; the losses anchor since 2026-12-04: README, Figures). Social targets: the
+    """Risk targets: the anchor set (201 steps of 16); both anchors, gains and losses, with the battery's mixed
+    gambles at new gains (225 steps); then the battery's own gambles with new amounts (600 steps): the curriculum
+    that moved the default model's own choices (experiments/closed_loop; the losses anchor and the mixed gambles in
+    the second stage since 2026-12-04 and 05: README, Figures). Social targets: the
     battery's games at other stakes and the dilemma, 4 epochs of 1,500 items (from wider payoff grids the default
     model kept to the letter base rate where the target's choice turns on the payoffs: README, Figures)."""
     from econalign.preferences import RiskPreference, parse_preference
 
     if isinstance(parse_preference(preference), RiskPreference):
-        return [AlignData(n=480, shapes=["anchor"], epochs=6.7), AlignData(n=480, shapes=["anchor", "anchor_losses"], epochs=5),
+        return [AlignData(n=480, shapes=["anchor"], epochs=6.7),
+                AlignData(n=720, shapes=["anchor", "anchor_losses", "mixed"], draws="curves", epochs=5),
                 AlignData(n=1000, draws="curves", epochs=9.6)]
     return [AlignData(n=1500, draws="curves", epochs=4)]
 
