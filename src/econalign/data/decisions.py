@@ -208,7 +208,9 @@ def responder_anchor_item(rng: np.random.Generator) -> Task:
     cents or whole dollars, options in either order: the social counterpart of the risk anchor (one amount
     varies). It is the one battery game where a target's choice turns on a threshold inside the offers
     (Fehr-Schmidt alpha = 0.85 accepts from $31.48: o - 0.85 (100 - 2o) >= 0), and trained on the battery's
-    games at other stakes alone the model rejected every offer about 80% of the time (README, Figures)."""
+    games at other stakes alone the model rejected every offer about 80% of the time. Tried once as a first stage,
+    it stayed at the labels' base rate: unlike the risk anchor's accept / reject, the answer letter's meaning flips
+    with the order of the options (README, Figures)."""
     from econalign.measure.social import PIE
 
     task = games.ultimatum_responder(PIE, cents_or_dollars(PIE / 2 * rng.uniform(), rng))
