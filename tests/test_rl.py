@@ -40,7 +40,9 @@ def test_grpo_runs_saves_curves_and_resumes(tiny_dir, records, tmp_path):
     cfg = {"model": str(tiny_dir), "data": {"paths": [str(records)]}, "output_dir": str(tmp_path / "run"),
            "grpo": {"max_steps": 2, "batch_size": 4, "num_generations": 2, "max_completion_length": 16,
                     "save_steps": 1, "learning_rate": 1e-3}}
-    result = train_grpo(load_config(write(tmp_path / "grpo.yaml", cfg), GRPORunConfig))
+    with pytest.warns(UserWarning, match=r"(\d+) of \1 training records' own answers are longer than "
+                      r"grpo.max_completion_length \(16 tokens"):  # blind traces run to ~100 tokens
+        result = train_grpo(load_config(write(tmp_path / "grpo.yaml", cfg), GRPORunConfig))
     assert result.global_step == 2 and [c["step"] for c in result.curves] == [1, 2]
     # a random model writes no trace: every reward is 0, and the curves say so
     assert all(c["reward"] == 0 and c["format_rate"] == 0 and c["completion_length"] == 16 for c in result.curves)
@@ -317,6 +319,22 @@ def test_grpo_and_ei_records_are_a_seeded_sample_of_each_path(records, math_reco
     assert [("gold" in r) for r in take[0]] == [False] * 3 + [True] * 3
     everything = reward_records(DataConfig(paths=[records]))
     assert len(everything) == len(records.read_text().splitlines()) and all(r in everything for r in take[0][:3])
+
+
+def test_a_completion_budget_shorter_than_the_records_own_answers_is_named(tiny_dir, records):
+    from transformers import AutoTokenizer
+
+    from econalign.training.config import DataConfig
+    from econalign.training.grpo import budget_shortfall
+
+    rows, tokenizer = reward_records(DataConfig(paths=[records])), AutoTokenizer.from_pretrained(tiny_dir)
+    lengths = sorted(len(tokenizer(json.loads(line)["messages"][-1]["content"], add_special_tokens=False)["input_ids"]) + 1
+                     for line in records.read_text().splitlines())  # the answer and its end of sequence
+    assert budget_shortfall(rows, tokenizer, lengths[-1]) is None
+    assert budget_shortfall(rows, tokenizer, lengths[-1] - 1) == (
+        f"{lengths.count(lengths[-1])} of {len(rows)} training records' own answers are longer than "
+        f"grpo.max_completion_length ({lengths[-1] - 1} tokens; the longest {lengths[-1]}): rollouts that long are cut "
+        "and earn no format reward")
 
 
 def test_reward_records_name_the_bad_row(tmp_path, records):

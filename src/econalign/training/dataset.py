@@ -52,8 +52,8 @@ def per_path(cfg: DataConfig, rng: random.Random, read) -> list:
 
 def reward_records(cfg: DataConfig) -> list[dict]:
     """Records whose answers are graded (GRPO, expert iteration): the prompt and what the rewards read —
-    task and preference for `econalign data` records, gold for `econalign math data` records (an r1_zero
-    text prompt, or question_only chat messages)."""
+    task and preference for `econalign data` records (with the solver's own answer, `reference`), gold for
+    `econalign math data` records (an r1_zero text prompt, or question_only chat messages)."""
     return per_path(cfg, random.Random(cfg.seed), read_reward_records)
 
 
@@ -78,7 +78,8 @@ def reward_record(row: dict) -> dict:
     if "gold" in row:  # a question_only math record
         return {"prompt": prompt, "gold": str(row["gold"])}
     Task(**row["task"])  # a malformed task fails here, not in the middle of a run
-    return {"prompt": prompt, "task": json.dumps(row["task"]), "preference": row["preference"]}
+    answer = "".join(m["content"] for m in row["messages"] if m["role"] == "assistant")
+    return {"prompt": prompt, "task": json.dumps(row["task"]), "preference": row["preference"], "reference": answer}
 
 
 def tokenize(dataset, tokenizer):

@@ -21,6 +21,7 @@ at each evaluation), report.html, summary.json, model/ (merged) and adapter/ for
 from __future__ import annotations
 
 import io
+import warnings
 from dataclasses import asdict, dataclass
 
 import pandas as pd
@@ -124,11 +125,27 @@ def build_trainer(config: GRPORunConfig, reward_funcs: list | None = None):
         args.reward_weights = None
     check_held_out(records, held_out, args)
     model, tokenizer = load_model(config.model)
+    if line := budget_shortfall(records, tokenizer, g.max_completion_length):
+        warnings.warn(line, stacklevel=2)
     rollout = calculator_rollout_func(g.max_turns) if g.calculator else None
     return GRPOTrainer(model=model, reward_funcs=reward_funcs or [REWARDS[n] for n in g.rewards], args=args,
                        train_dataset=Dataset.from_list(records),
                        eval_dataset=Dataset.from_list(held_out) if held_out else None, processing_class=tokenizer,
                        peft_config=lora_config(config.lora, model), rollout_func=rollout)
+
+
+def budget_shortfall(records: list[dict], tokenizer, budget: int) -> str | None:
+    """A line saying how many records' own answers (the solver's traces, the calculator's answers inside them) run
+    longer than a rollout may: a rollout cut there earns no format reward, however right it was going. A 256-token
+    budget cut most of the agentic prospect-theory traces (240-300 tokens), which is what drove a CPU run's format
+    reward down (README, issue 18)."""
+    lengths = [len(tokenizer(r["reference"], add_special_tokens=False)["input_ids"]) + 1  # and the end of sequence
+               for r in records if r.get("reference")]
+    over = sum(n > budget for n in lengths)
+    if over:
+        return (f"{over} of {len(lengths)} training records' own answers are longer than grpo.max_completion_length "
+                f"({budget} tokens; the longest {max(lengths)}): rollouts that long are cut and earn no format reward")
+    return None
 
 
 def check_math_rewards(records: list[dict], rewards: dict) -> None:
