@@ -204,6 +204,15 @@ def test_responder_anchor_varies_only_the_offer_and_labels_the_fehr_schmidt_thre
     assert 0.05 < accepted[(offer > 29) & (offer < 34)].mean() < 0.95  # the sampled labels' slope at the threshold
 
 
+def test_ordered_responder_anchor_keeps_the_battery_order_so_a_letter_means_one_answer():
+    records, summary = decision_records("fs:alpha=0.85,beta=0.315", 200, seed=0, shapes=["anchor_responder_ordered"])
+    tasks = [Task(**r["task"]) for r in records]
+    assert summary["battery_items_in_data"] == 0 and {t.params["labels"]["A"] for t in tasks} == {"accept"}
+    answer = np.array([r["messages"][-1]["content"] for r in records])
+    offer = np.array([t.params["offer"] for t in tasks])
+    assert set(answer[offer < 25]) == {"B"} and set(answer[offer > 38]) == {"A"}  # reject below $31.48, accept above
+
+
 def test_both_anchors_in_one_stage_are_split_evenly_without_battery_items():
     _, summary = decision_records("crra:r=-1", 100, seed=0, shapes=["anchor", "anchor_losses"])
     assert summary["shapes"] == {"anchor": 50, "anchor_losses": 50} and summary["battery_items_in_data"] == 0

@@ -37,8 +37,9 @@ RISK_SHAPES = ("gains", "losses", "mixed", "holt_laury")
 # and its 50% x -$1,000 gamble (wealth $2,000), each against new sure amounts.
 ANCHORS = {"anchor": (1000.0, 1000.0), "anchor_losses": (-1000.0, 2000.0)}
 SOCIAL_SHAPES = (*games.GAMES, "dilemma")
-# Asked for by name too: the battery's ultimatum responder (its $100 pie) against new offers.
-SOCIAL_ANCHORS = ("anchor_responder",)
+# Asked for by name too: the battery's ultimatum responder (its $100 pie) against new offers, in both option orders or
+# in the battery's first order only (accept = A), where the answer letter keeps one meaning.
+SOCIAL_ANCHORS = ("anchor_responder", "anchor_responder_ordered")
 # How items are drawn: "varied" around the battery's stakes, probabilities and wealth (games: payoffs from wider grids);
 # "curves" on the battery's own lotteries and wealth with new sure amounts (mixed: its losses, new gains), and the
 # battery's own games at other stakes (the AV dilemma: its pedestrians and risk, a new risk to the passenger).
@@ -203,18 +204,19 @@ def anchor_item(shape: str, rng: np.random.Generator) -> Task:
     return gamble.make(g, sure, wealth, bool(rng.integers(2)))
 
 
-def responder_anchor_item(rng: np.random.Generator) -> Task:
+def responder_anchor_item(rng: np.random.Generator, both_orders: bool = True) -> Task:
     """The battery's ultimatum responder (pie $100) offered a new amount, uniform from $0 to half the pie, in
     cents or whole dollars, options in either order: the social counterpart of the risk anchor (one amount
     varies). It is the one battery game where a target's choice turns on a threshold inside the offers
     (Fehr-Schmidt alpha = 0.85 accepts from $31.48: o - 0.85 (100 - 2o) >= 0), and trained on the battery's
     games at other stakes alone the model rejected every offer about 80% of the time. Tried once as a first stage,
     it stayed at the labels' base rate: unlike the risk anchor's accept / reject, the answer letter's meaning flips
-    with the order of the options (README, Figures)."""
+    with the order of the options (README, Figures); `both_orders=False` keeps the battery's first order (accept = A)
+    so that a first stage can learn the threshold before the letters' flip."""
     from econalign.measure.social import PIE
 
     task = games.ultimatum_responder(PIE, cents_or_dollars(PIE / 2 * rng.uniform(), rng))
-    return reversed_menu(task) if rng.integers(2) else task
+    return reversed_menu(task) if both_orders and rng.integers(2) else task
 
 
 def cents_or_dollars(x: float, rng: np.random.Generator) -> float:
@@ -270,7 +272,7 @@ def draw_item(shape: str, pref, rng: np.random.Generator, draws: str = "varied")
     if shape in ANCHORS:
         return anchor_item(shape, rng)
     if shape in SOCIAL_ANCHORS:
-        return responder_anchor_item(rng)
+        return responder_anchor_item(rng, both_orders=shape == "anchor_responder")
     if shape in ("gains", "losses", "mixed"):
         return curve_item(shape, pref, rng) if draws == "curves" else gamble_item(shape, pref, rng)
     if shape == "holt_laury":

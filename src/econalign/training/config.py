@@ -193,7 +193,8 @@ class AlignData(Strict):
                                      "battery); leave one out to test generalisation to it. Risk targets also take "
                                      "`anchor` and `anchor_losses`: the battery's 50% x $1,000 and 50% x -$1,000 "
                                      "gambles against new sure amounts; social targets `anchor_responder`: the "
-                                     "battery's ultimatum responder ($100 pie) offered new amounts.")
+                                     "battery's ultimatum responder ($100 pie) offered new amounts, and "
+                                     "`anchor_responder_ordered`: the same in the battery's first option order only.")
     draws: Literal["varied", "curves"] = Field(
         "varied", description="Gambles drawn around the battery's stakes, probabilities and wealth (varied), or the "
         "battery's own gambles and wealth with new sure amounts (curves; each battery curve gets the same share); "
