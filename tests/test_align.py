@@ -500,7 +500,7 @@ def test_align_end_to_end_and_resume(tmp_path, tiny_dir):
 def test_default_items_are_the_curriculum_for_risk_targets_and_the_batterys_games_at_other_stakes_for_social_ones(tmp_path):
     risk = AlignRunConfig(preference="crra:r=2", output_dir=tmp_path)
     assert [(d.shapes, d.draws, d.n) for d in risk.data] == [
-        (["anchor"], "varied", 480), (["anchor", "anchor_losses", "mixed"], "curves", 720), (None, "curves", 1000)]
+        (["anchor"], "varied", 480), (["anchor", "anchor_losses", "mixed"], "curves", 720), (None, "curves", 2000)]
     assert risk.trainer == "cached" and risk.lora.top_layers == 6
     written = load_config(Path(__file__).parents[1] / "recipes" / "align_crra_r2.yaml", AlignRunConfig)
     assert written.data == risk.data and written.training == risk.training  # the recipe is the defaults written out
