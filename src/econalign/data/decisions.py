@@ -211,8 +211,8 @@ def responder_anchor_item(rng: np.random.Generator, both_orders: bool = True) ->
     (Fehr-Schmidt alpha = 0.85 accepts from $31.48: o - 0.85 (100 - 2o) >= 0), and trained on the battery's
     games at other stakes alone the model rejected every offer about 80% of the time. Tried once as a first stage,
     it stayed at the labels' base rate: unlike the risk anchor's accept / reject, the answer letter's meaning flips
-    with the order of the options (README, Figures); `both_orders=False` keeps the battery's first order (accept = A)
-    so that a first stage can learn the threshold before the letters' flip."""
+    with the order of the options (README, Figures). `both_orders=False` keeps the battery's first order (accept = A):
+    as a first stage that learnt the threshold (loss 0.81 -> 0.06), but the flip taught after it stayed near chance."""
     from econalign.measure.social import PIE
 
     task = games.ultimatum_responder(PIE, cents_or_dollars(PIE / 2 * rng.uniform(), rng))
