@@ -13,6 +13,8 @@ import pytest
 from econalign import EconalignError
 from econalign.environments.pricing import run_pricing
 from econalign.environments import market as pricing
+from econalign.preferences.social import HomoMoralis
+from econalign.tasks import social
 from econalign.environments.market import (
     Market,
     collusion_index,
@@ -278,3 +280,71 @@ def test_sim_game_resumes_to_the_same_path(tmp_path):
     assert (tmp_path / "cut" / "rounds.csv").read_text() == (tmp_path / "whole" / "rounds.csv").read_text()
     shorter = run_pricing("sim:moralis:kappa=0.5", "sim:homo-economicus", 3, tmp_path / "cut", seed=1)
     assert shorter["rounds_resumed"] == 3 and len(prices(tmp_path / "cut")) == 3
+
+
+# --- menu rounds: prices chosen from lettered menus, scored like the batteries ---------------------------------
+
+
+def test_menu_task_lists_steps_with_exact_profits_and_the_moralis_choice():
+    m = Market()
+    task = pricing.menu_task(m, 1, [(1.5, 1.6, 0.25)], 2, own=1.5, rival=1.6)
+    assert task.family == "games" and task.options == list("ABCDE")
+    assert task.params["prices"] == [1.4, 1.45, 1.5, 1.55, 1.6]
+    assert "Round 1: your price $1.50" in task.prompt and "E: charge $1.60" in task.prompt
+    opts = social.options(task)
+    for letter, p in zip("ABCDE", task.params["prices"]):
+        (prob, (own, rival)), = opts[letter].profiles
+        assert own == pytest.approx(hand_profit(m, (1.6, p), 1)) and rival == pytest.approx(hand_profit(m, (1.6, p), 0))
+        assert opts[letter].kantian == pytest.approx(hand_profit(m, (p, p), 1))
+    by_hand = [0.5 * hand_profit(m, (1.6, p), 1) + 0.5 * hand_profit(m, (p, p), 1) for p in task.params["prices"]]
+    assert social.solve(task, HomoMoralis(0.5)).optimal == "ABCDE"[int(np.argmax(by_hand))]
+    edge = pricing.menu_task(m, 0, [], 1, own=1.02, rival=2.0)  # clipped at the cost, duplicates merged
+    assert edge.params["prices"] == [1.0, 1.02, 1.07, 1.12] and edge.options == list("ABCD")
+
+
+@pytest.mark.parametrize("model, target", [("sim:homo-economicus", NASH), ("sim:homo-kantiensis", MONOPOLY)])
+def test_menu_sims_walk_to_their_prices(tmp_path, model, target):
+    summary = run_pricing(model, None, 40, tmp_path, seed=3, menu=True)
+    rows = prices(tmp_path)
+    assert np.all(np.abs(np.diff(rows[["price_a", "price_b"]], axis=0)) <= 0.1 + 1e-9)  # one menu step a round
+    assert np.allclose(rows[["price_a", "price_b"]].iloc[-10:], target, atol=0.05)
+    assert summary["menu"] == list(pricing.MENU_STEPS) and summary["unparsed"] == {"a": 0, "b": 0}
+
+
+def test_menu_moralis_lands_where_its_grid_play_does(tmp_path):
+    grid = run_pricing("sim:moralis:kappa=0.5", None, 40, tmp_path / "grid", seed=2)
+    menu = run_pricing("sim:moralis:kappa=0.5", None, 40, tmp_path / "menu", seed=2, menu=True)
+    assert menu["mean"]["last_half"]["price_a"] == pytest.approx(grid["mean"]["last_half"]["price_a"], abs=0.05)
+    assert menu["collusion_index"]["last_half"] == pytest.approx(grid["collusion_index"]["last_half"], abs=0.05)
+    fs = run_pricing("sim:fs:alpha=0.85,beta=0.315", None, 3, tmp_path / "fs", menu=True)  # any social preference
+    assert fs["rounds"] == 3
+    with pytest.raises(EconalignError, match="cannot answer games"):
+        run_pricing("sim:crra:r=2", None, 2, tmp_path / "risk", menu=True)
+    assert not (tmp_path / "risk").exists()
+
+
+def test_menu_llm_scores_both_orders_and_resumes(tmp_path, tiny_dir, tiny_backend, monkeypatch):
+    calls = []
+    scores = tiny_backend.choice_scores
+
+    def counted(tasks, **kw):  # the real model, with its menus recorded
+        calls.append(tasks)
+        return scores(tasks, **kw)
+
+    monkeypatch.setattr(tiny_backend, "choice_scores", counted)
+    args = {"model_a": str(tiny_dir), "model_b": None, "seed": 1, "load": lambda model: tiny_backend, "menu": True}
+    run_pricing(rounds=2, out=tmp_path, **args)
+    summary = run_pricing(rounds=3, out=tmp_path, **args)
+    assert summary["rounds_resumed"] == 2 and len(calls) == 3
+    for tasks in calls:  # both firms, each menu in both orders
+        assert [t.params["firm"] for t in tasks] == ["A", "B", "A", "B"]
+        assert [t.params["labels"]["A"] for t in tasks[2:]] == [t.params["labels"][t.options[-1]] for t in tasks[:2]]
+    rows, previous = prices(tmp_path), summary["start_prices"]
+    for r in rows.itertuples():
+        assert r.parsed_a and r.parsed_b
+        for f, price in enumerate((r.price_a, r.price_b)):
+            assert price in pricing.menu_prices(Market(), f, previous[f])
+        previous = [r.price_a, r.price_b]
+    assert summary["unparsed"] == {"a": 0, "b": 0} and "chosen from menus" in (tmp_path / "report.html").read_text()
+    text = run_pricing(str(tiny_dir), None, 1, tmp_path, max_new_tokens=4, load=lambda model: tiny_backend)
+    assert text["rounds_resumed"] == 0 and text["menu"] is None  # a free-text run never resumes menu rounds

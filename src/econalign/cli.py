@@ -613,6 +613,9 @@ def pricing(
     max_new_tokens: int = typer.Option(64, min=1, help="New tokens per answer."),
     batch_size: int = typer.Option(16, min=1, help="Prompts per forward pass (Hugging Face models)."),
     base_url: str = typer.Option(None, help="OpenAI-compatible endpoint for openai:NAME models."),
+    menu: bool = typer.Option(False, "--menu", help="Choose each price from a lettered menu (the last price and "
+                              "steps of $0.05 and $0.10), scored from the answer letter as the batteries are; any "
+                              "sim: social preference may play."),
 ):
     """Repeated logit-demand Bertrand duopoly (Calvano et al. 2020): price paths and the collusion index."""
     from econalign.environments.pricing import run_pricing
@@ -621,7 +624,7 @@ def pricing(
     from econalign.backends import load_backend
 
     summary = run_pricing(model, rival, rounds, out, seed=seed, history=history, max_new_tokens=max_new_tokens,
-                          load=lambda m: load_backend(m, batch_size=batch_size, base_url=api_url(m, base_url)))
+                          load=lambda m: load_backend(m, batch_size=batch_size, base_url=api_url(m, base_url)), menu=menu)
     nash, mono = summary["nash"]["prices"][0], summary["monopoly"]["prices"][0]
     late = summary["mean"]["last_half"]
     console.print(f"Nash price {nash:.4f}, joint-monopoly price {mono:.4f}; last {summary['mean']['last_half_rounds']} "

@@ -17,8 +17,11 @@ import numpy as np
 from scipy.optimize import minimize, root
 
 from econalign import EconalignError
+from econalign.preferences.social import SocialOption
+from econalign.tasks import games
 from econalign.tasks.base import Task
 from econalign.tasks.bet import AMOUNT
+from econalign.tasks.social import menu_task as social_menu
 
 FAMILY = "pricing"
 FIRMS = ("A", "B")
@@ -29,6 +32,8 @@ MAX_ANSWER_CHARS = 4000  # answers are a few lines; never scan a runaway generat
 PRICE_LINE = re.compile(r"^[\s>#*_-]*price[\s*_]*[:=](?P<rest>.*)$", re.IGNORECASE | re.MULTILINE)
 PRICE_LIKE = re.compile(r"\$\s*\d[\d,]*(?:\.\d+)?|\d[\d,]*\.\d+")
 RIVAL = re.compile(r"\b(?:rival|competitor|other firm)", re.IGNORECASE)
+# A menu round's prices: the firm's last price and steps from it (clipped to its price range).
+MENU_STEPS = (-0.10, -0.05, 0.0, 0.05, 0.10)
 BARE_PRICE = re.compile(r"\s*\$?\s*[0-9][0-9,]*(?:\.[0-9]+)?\s*\.?\s*")
 
 
@@ -170,6 +175,32 @@ def task(market: Market, firm: int, history: list[tuple[float, float, float]], r
         options=[],
         instruction=INSTRUCTION,
     )
+
+
+def menu_prices(market: Market, firm: int, own: float) -> list[float]:
+    lo, hi = price_range(market, firm)
+    return sorted({round(float(np.clip(own + step, lo, hi)), 4) for step in MENU_STEPS})
+
+
+def menu_task(market: Market, firm: int, history: list[tuple[float, float, float]], round_: int, own: float,
+              rival: float) -> Task:
+    """A round as a game menu (family `games`, game `pricing`), so it is scored like the social battery: the
+    firm's last price `own` and steps from it, each with both firms' profits if the rival keeps its last price
+    `rival`, and the firm's own profit if the rival charged the same price. The latter is the Kantian payoff,
+    so homo moralis chooses from the menu as the simulated pricing firm does on its grid:
+    (1 - κ)·π(p, rival) + κ·π(p, p)."""
+    menu = []
+    prices = menu_prices(market, firm, own)
+    for k, p in enumerate(prices):
+        now = [float(firm_profit(market, firm, p, rival)), float(firm_profit(market, 1 - firm, rival, p))]
+        same = profits(market, (p, p))
+        effect = (f"if the competitor keeps ${rival:.2f}: you earn ${now[0]:.4f}, the competitor ${now[1]:.4f}; "
+                  f"if it also charges ${p:.2f}: you ${same[firm]:.4f}, the competitor ${same[1 - firm]:.4f}")
+        level = k / (len(prices) - 1) if len(prices) > 1 else 1.0  # a higher price leaves the rival more
+        menu.append((f"charge ${p:.2f}", effect, SocialOption.sure(now, float(same[firm])), level))
+    params = {"game": "pricing", "firm": FIRMS[firm], "round": round_, "own": own, "rival": rival, "prices": prices}
+    return social_menu(f"{FAMILY}-menu-r{round_}-{FIRMS[firm]}", games.FAMILY, params,
+                       prompt(market, firm, history, round_), menu)
 
 
 def amounts(text: str) -> list[float] | None:

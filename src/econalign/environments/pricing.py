@@ -7,6 +7,12 @@ Nash) and κ = 1 charges the joint-monopoly price. Both firms start from prices 
 uniformly over their price ranges and rounded to cents: simulated agents play them in round 1, and
 a firm whose answer does not parse keeps its previous price (in round 1 the starting price).
 
+With `menu=True` every firm, language model or simulated agent of any social preference (`sim:fs:...` too),
+chooses each round from a lettered menu instead (market.menu_task: its last price and steps of $0.05 and $0.10,
+with the profits each brings), scored as the batteries score: the option probabilities of the answer letter,
+averaged over the menu listed in both orders (which cancels position bias), and the most probable price is played.
+That is the channel `align` trains; a model trained on one-letter answers cannot be asked for a free-text price.
+
 The game is saved after every round, so an interrupted run continues where it stopped.
 """
 
@@ -26,11 +32,13 @@ from rich.markup import escape  # noqa: E402
 
 from econalign import EconalignError, __version__  # noqa: E402
 from econalign.backends.base import Backend  # noqa: E402
+from econalign.backends.sim import SimBackend  # noqa: E402
 from econalign.io import read_json, writable_dir, write_json, write_text  # noqa: E402
 from econalign.measure.report import fmt, html_page, save_figures  # noqa: E402
 from econalign.preferences.social import HomoMoralis  # noqa: E402
 from econalign.preferences.spec import parse_preference  # noqa: E402
 from econalign.resume import fingerprint, progress_bar  # noqa: E402
+from econalign.tasks.social import reversed_menu  # noqa: E402
 from econalign.environments import market as pricing  # noqa: E402
 from econalign.environments.market import Market  # noqa: E402
 
@@ -89,6 +97,30 @@ class SimPricer:
         return [f"Price: {self.price(f, rows):.6f}" for f in firms]
 
 
+class MenuPricer:
+    """Any backend choosing from a round's price menu (see the module docstring)."""
+
+    def __init__(self, backend: Backend, market: Market, history: int, start: tuple[float, float]):
+        self.backend, self.market, self.history, self.start = backend, market, history, start
+        self.name = backend.name
+        if isinstance(backend, SimBackend):  # refuse a risk preference now, before any output is written
+            backend.check_tasks([self.menu(0, [])])
+
+    def menu(self, firm: int, rows: list[dict]):
+        own, rival = (rows[-1][PRICE[firm]], rows[-1][PRICE[1 - firm]]) if rows else (self.start[firm], self.start[1 - firm])
+        return pricing.menu_task(self.market, firm, own_history(rows, firm, self.history), len(rows) + 1, own, rival)
+
+    def answers(self, firms: list[int], rows: list[dict], seed: int) -> list[str]:  # deterministic: seed unused
+        tasks = [self.menu(f, rows) for f in firms]
+        probs = self.backend.choice_scores([*tasks, *map(reversed_menu, tasks)]).probs
+        answers = []
+        for k, task in enumerate(tasks):
+            n = len(task.options)
+            both = (probs[k, :n] + probs[len(tasks) + k, :n][::-1]) / 2  # the reversed menu lists the prices backwards
+            answers.append(f"Price: {task.params['prices'][int(np.argmax(both))]:.4f}")
+        return answers
+
+
 def start_prices(market: Market, seed: int) -> tuple[float, float]:
     rng = np.random.default_rng(seed)
     ranges = [pricing.price_range(market, f) for f in (0, 1)]
@@ -110,7 +142,10 @@ def play_round(agents, rows: list[dict], market: Market, start: tuple[float, flo
     return {"round": t} | {name: value for names, values in columns.items() for name, value in zip(names, values)}
 
 
-def make_agent(model: str, market: Market, start, history: int, max_new_tokens: int, load: Callable[[str], Backend]):
+def make_agent(model: str, market: Market, start, history: int, max_new_tokens: int, load: Callable[[str], Backend],
+               menu: bool = False):
+    if menu:
+        return MenuPricer(load(model), market, history, start)
     if model.startswith("sim:"):
         return SimPricer.from_spec(model, market, start)
     return LLMPricer(load(model), market, history, max_new_tokens)
@@ -133,21 +168,22 @@ def check_args(rounds: int, history: int, max_new_tokens: int) -> None:
 def run_pricing(
     model_a: str, model_b: str | None, rounds: int, out: Path, seed: int = 0, market: Market = Market(),
     history: int = HISTORY, max_new_tokens: int = MAX_NEW_TOKENS, batch_size: int = 16,
-    load: Callable[[str], Backend] | None = None,
+    load: Callable[[str], Backend] | None = None, menu: bool = False,
 ) -> dict:
     """Play `rounds` rounds (model_b None: model A plays both firms), write rounds.csv, summary.json,
     prices.png and report.html to `out`, and return the summary. `load` turns a model string into a
-    backend (default: load_backend with `batch_size`)."""
+    backend (default: load_backend with `batch_size`); `menu`: prices chosen from menus (module docstring)."""
     from econalign.backends import load_backend
 
     check_args(rounds, history, max_new_tokens)
     model_b = model_b or model_a
-    key = fingerprint("pricing", model_a, model_b, seed, market.to_dict(), history, max_new_tokens)
+    key = fingerprint("pricing", model_a, model_b, seed, market.to_dict(), history, max_new_tokens,
+                      *(["menu"] if menu else []))  # free-text runs keep the keys they had
     start = start_prices(market, seed)
     began = time.perf_counter()
     load = load or (lambda model: load_backend(model, batch_size=batch_size))
-    agent_a = make_agent(model_a, market, start, history, max_new_tokens, load)
-    agent_b = agent_a if model_b == model_a else make_agent(model_b, market, start, history, max_new_tokens, load)
+    agent_a = make_agent(model_a, market, start, history, max_new_tokens, load, menu)
+    agent_b = agent_a if model_b == model_a else make_agent(model_b, market, start, history, max_new_tokens, load, menu)
     load_s = time.perf_counter() - began
     out = writable_dir(out)  # only now that the models are known to load
     state = writable_dir(out / ".cache") / "pricing.json"
@@ -161,6 +197,7 @@ def run_pricing(
             write_json(state, {"fingerprint": key, "rows": rows})
             bar.advance(job)
     summary = summarize(rows, market, (agent_a.name, agent_b.name), agent_a is agent_b, start, seed, history, max_new_tokens)
+    summary["menu"] = list(pricing.MENU_STEPS) if menu else None
     summary["rounds_resumed"] = resumed
     summary["seconds"] = {"load_s": load_s, "play_s": time.perf_counter() - began - load_s}
     summary["seconds"]["total_s"] = time.perf_counter() - began
@@ -224,6 +261,8 @@ def write_report(summary: dict, rows: list[dict], out: Path) -> None:
         ("rounds", f"{summary['rounds']} ({summary['rounds_resumed']} resumed), seed {summary['seed']}"),
         ("collusion index Δ", f"{fmt(summary['collusion_index']['overall'], 3)} overall, "
          f"{fmt(summary['collusion_index']['last_half'], 3)} over the last {summary['mean']['last_half_rounds']} rounds"),
+        ("prices", "chosen from menus (the last price and steps of " + ", ".join(f"{d:+.2f}" for d in summary["menu"])
+         + "), the most probable option over both listing orders" if summary["menu"] else "free-text answers"),
         ("unparsed answers", f"A {u['a']}, B {u['b']} (the firm kept its previous price)"),
         ("timings", f"load {fmt(s['load_s'])} s, play {fmt(s['play_s'])} s, total {fmt(s['total_s'])} s"),
     ]
