@@ -342,8 +342,12 @@ def test_menu_llm_scores_both_orders_and_resumes(tmp_path, tiny_dir, tiny_backen
     rows, previous = prices(tmp_path), summary["start_prices"]
     for r in rows.itertuples():
         assert r.parsed_a and r.parsed_b
-        for f, price in enumerate((r.price_a, r.price_b)):
-            assert price in pricing.menu_prices(Market(), f, previous[f])
+        for f, (price, answer) in enumerate(((r.price_a, r.answer_a), (r.price_b, r.answer_b))):
+            offered = pricing.menu_prices(Market(), f, previous[f])
+            shown = re.findall(r"\$([\d.]+) ([\d.]+)", answer.splitlines()[1])  # the menu's averaged probabilities
+            assert [float(p) for p, _ in shown] == offered and sum(float(q) for _, q in shown) == pytest.approx(1, abs=0.01)
+            chosen = dict((float(p), float(q)) for p, q in shown)[price]
+            assert chosen == max(float(q) for _, q in shown)  # the most probable (to the 3 decimals shown)
         previous = [r.price_a, r.price_b]
     assert summary["unparsed"] == {"a": 0, "b": 0} and "chosen from menus" in (tmp_path / "report.html").read_text()
     text = run_pricing(str(tiny_dir), None, 1, tmp_path, max_new_tokens=4, load=lambda model: tiny_backend)

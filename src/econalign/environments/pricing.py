@@ -117,7 +117,10 @@ class MenuPricer:
         for k, task in enumerate(tasks):
             n = len(task.options)
             both = (probs[k, :n] + probs[len(tasks) + k, :n][::-1]) / 2  # the reversed menu lists the prices backwards
-            answers.append(f"Price: {task.params['prices'][int(np.argmax(both))]:.4f}")
+            prices = task.params["prices"]
+            # the parser reads the first line; the second keeps the menu's probabilities in rounds.csv
+            menu = ", ".join(f"${p:.2f} {q:.3f}" for p, q in zip(prices, both))
+            answers.append(f"Price: {prices[int(np.argmax(both))]:.4f}\nmenu: {menu}")
         return answers
 
 
