@@ -3,7 +3,8 @@
 Firm i sells q_i = exp((a_i - p_i)/μ) / (Σ_j exp((a_j - p_j)/μ) + exp(a0/μ)) and earns π_i = (p_i - c_i)·q_i.
 With the defaults (a = 2, c = 1, a0 = 0, μ = 0.25) the one-shot Nash price is 1.47293 and the
 joint-monopoly price 1.92498. An LLM firm sees its cost, how demand moves, a price range and the
-last rounds' outcomes, never the benchmarks, and answers `Price: <number>`.
+last rounds' outcomes, never the benchmarks, and answers `Price: <number>`, or picks a letter from a menu of
+prices near its last one (`menu_task`).
 """
 
 from __future__ import annotations
