@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from econalign import EconalignError
+from econalign.environments import pricing as pricing_env
 from econalign.environments.pricing import run_pricing
 from econalign.environments import market as pricing
 from econalign.preferences.social import HomoMoralis
@@ -311,6 +312,18 @@ def test_menu_sims_walk_to_their_prices(tmp_path, model, target):
     assert summary["menu"] == list(pricing.MENU_STEPS) and summary["unparsed"] == {"a": 0, "b": 0}
 
 
+
+def test_leanings_sum_the_menu_probabilities_around_the_last_price():
+    def row(a, menu_a, b, menu_b):
+        return {"price_a": a, "price_b": b, "answer_a": f"Price: {a}\nmenu: {menu_a}", "answer_b": f"Price: {b}\nmenu: {menu_b}"}
+
+    rows = [row(1.5, "$1.40 0.100, $1.45 0.200, $1.50 0.300, $1.55 0.250, $1.60 0.150", 1.0, "$1.00 0.6, $1.05 0.4"),
+            row(1.6, "$1.40 0.000, $1.45 0.100, $1.50 0.200, $1.55 0.300, $1.60 0.400", 1.0, "$1.00 0.2, $1.05 0.8")]
+    lean = pricing_env.leanings(rows, (1.5, 1.0))
+    assert lean["a"] == pytest.approx({"lower": 0.2, "keep": 0.25, "raise": 0.55})  # round 1 around 1.5, round 2 too
+    assert lean["b"] == pytest.approx({"lower": 0.0, "keep": 0.4, "raise": 0.6})  # at its cost: no lower price offered
+
+
 def test_menu_moralis_lands_where_its_grid_play_does(tmp_path):
     grid = run_pricing("sim:moralis:kappa=0.5", None, 40, tmp_path / "grid", seed=2)
     menu = run_pricing("sim:moralis:kappa=0.5", None, 40, tmp_path / "menu", seed=2, menu=True)
@@ -350,5 +363,7 @@ def test_menu_llm_scores_both_orders_and_resumes(tmp_path, tiny_dir, tiny_backen
             assert chosen == max(float(q) for _, q in shown)  # the most probable (to the 3 decimals shown)
         previous = [r.price_a, r.price_b]
     assert summary["unparsed"] == {"a": 0, "b": 0} and "chosen from menus" in (tmp_path / "report.html").read_text()
+    for lean in summary["leanings"].values():
+        assert sum(lean.values()) == pytest.approx(1, abs=0.01) and min(lean.values()) > 0
     text = run_pricing(str(tiny_dir), None, 1, tmp_path, max_new_tokens=4, load=lambda model: tiny_backend)
     assert text["rounds_resumed"] == 0 and text["menu"] is None  # a free-text run never resumes menu rounds

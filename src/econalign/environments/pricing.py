@@ -18,6 +18,7 @@ The game is saved after every round, so an interrupted run continues where it st
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -45,6 +46,7 @@ from econalign.environments.market import Market  # noqa: E402
 HISTORY = 10  # rounds of outcomes shown to an LLM firm
 MAX_NEW_TOKENS = 64
 GRID_STEP = 1e-4
+MENU_LINE = re.compile(r"\$([\d.]+) ([\d.]+)")  # "$1.45 0.213": a menu price and its probability
 PRICE, PROFIT, ANSWER, PARSED = ("price_a", "price_b"), ("profit_a", "profit_b"), ("answer_a", "answer_b"), ("parsed_a", "parsed_b")
 
 
@@ -201,6 +203,7 @@ def run_pricing(
             bar.advance(job)
     summary = summarize(rows, market, (agent_a.name, agent_b.name), agent_a is agent_b, start, seed, history, max_new_tokens)
     summary["menu"] = list(pricing.MENU_STEPS) if menu else None
+    summary["leanings"] = leanings(rows, start) if menu else None
     summary["rounds_resumed"] = resumed
     summary["seconds"] = {"load_s": load_s, "play_s": time.perf_counter() - began - load_s}
     summary["seconds"]["total_s"] = time.perf_counter() - began
@@ -208,6 +211,20 @@ def run_pricing(
     write_report(summary, rows, out)
     write_json(out / "summary.json", summary)
     return summary
+
+
+def leanings(rows: list[dict], start: tuple[float, float]) -> dict:
+    """Menu runs: each firm's probability, averaged over the rounds, on a price below its last one, on keeping it,
+    and on a price above it (read from the menu line of its answers)."""
+    out = {}
+    for f, name in enumerate(("a", "b")):
+        previous, sums = start[f], np.zeros(3)
+        for r in rows:
+            for price, prob in MENU_LINE.findall(r[ANSWER[f]].splitlines()[1]):
+                sums[int(np.sign(round(float(price) - previous, 4))) + 1] += float(prob)
+            previous = r[PRICE[f]]
+        out[name] = dict(zip(("lower", "keep", "raise"), (sums / len(rows)).tolist()))
+    return out
 
 
 def means(rows: list[dict], market: Market) -> dict:
@@ -266,6 +283,9 @@ def write_report(summary: dict, rows: list[dict], out: Path) -> None:
          f"{fmt(summary['collusion_index']['last_half'], 3)} over the last {summary['mean']['last_half_rounds']} rounds"),
         ("prices", "chosen from menus (the last price and steps of " + ", ".join(f"{d:+.2f}" for d in summary["menu"])
          + "), the most probable option over both listing orders" if summary["menu"] else "free-text answers"),
+        *([("mean P(lower / keep / raise)", "; ".join(
+            f"{k.upper()} " + " / ".join(fmt(x, 2) for x in v.values()) for k, v in summary["leanings"].items()))]
+          if summary["menu"] else []),
         ("unparsed answers", f"A {u['a']}, B {u['b']} (the firm kept its previous price)"),
         ("timings", f"load {fmt(s['load_s'])} s, play {fmt(s['play_s'])} s, total {fmt(s['total_s'])} s"),
     ]
