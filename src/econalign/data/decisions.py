@@ -212,7 +212,8 @@ def responder_anchor_item(rng: np.random.Generator, both_orders: bool = True) ->
     games at other stakes alone the model rejected every offer about 80% of the time. Tried once as a first stage,
     it stayed at the labels' base rate: unlike the risk anchor's accept / reject, the answer letter's meaning flips
     with the order of the options (README, Figures). `both_orders=False` keeps the battery's first order (accept = A):
-    as a first stage that learnt the threshold (loss 0.81 -> 0.06), but the flip taught after it stayed near chance."""
+    as a first stage that learnt the threshold (loss 0.81 -> 0.06), and both orders after it learnt the flip in 600
+    steps (near chance after 102): recipes/align_fs_responder.yaml."""
     from econalign.measure.social import PIE
 
     task = games.ultimatum_responder(PIE, cents_or_dollars(PIE / 2 * rng.uniform(), rng))
