@@ -164,15 +164,6 @@ def test_small_sure_amounts_are_drawn_where_the_target_would_never_take_them():
         assert 0.3 < np.mean(sure != np.round(sure)) < 0.7  # with cents as well as without
 
 
-def test_mixed_gains_are_written_round_as_the_batterys_are():
-    records, summary = decision_records("pt:alpha=0.88,lambda=2.25", 2000, seed=0, shapes=["mixed"], draws="curves")
-    gains = np.array([max(gamble_of(Task(**r["task"])).outcomes) for r in records])
-    assert summary["battery_items_in_data"] == 0 and np.all(gains % 10 == 0)
-    near = gains[(gains > 1000) & (gains < 2000)]  # the $500 series around its threshold ($1,257)
-    assert 0.4 < np.mean(near % 100 == 0) < 0.7  # rounded to tens alone: 0.1
-    assert not set(near) & {1250.0, 1500.0}  # the battery's own gains are left out
-
-
 @pytest.mark.parametrize("shape, prize, wealth, ce", [("anchor", 1000.0, 1000.0, 1000 / 3),
                                                       ("anchor_losses", -1000.0, 2000.0, -2000 / 3)])
 def test_anchor_items_vary_only_the_sure_amount(shape, prize, wealth, ce):

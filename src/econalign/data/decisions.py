@@ -112,15 +112,7 @@ def mixed_item(p: float, loss: float, wealth: float, pref, rng: np.random.Genera
     ratio = rng.uniform(0.5, 5.0)
     threshold = gamble.acceptable_gain(pref, loss, wealth, p) if near(rng) else None
     gain = threshold * np.exp(rng.normal(0.0, 0.3)) if threshold else loss * ratio
-    return gamble.make(Lottery.binary(p, max(10.0, round_gain(gain, rng)), -loss), 0.0, wealth, sure_first)
-
-
-def round_gain(gain: float, rng: np.random.Generator) -> float:
-    """A mixed gamble's gain to the nearest $10, or half the time to two significant digits as the battery's gains
-    are written ($1,400, $260): rounded to tens alone, round hundreds were 1 in 10 gains, and a model trained so
-    rejected $1,400, $1,500 and $1,600 more often than $1,450 and $1,550 (README, prospect theory)."""
-    digits = -1 if rng.integers(2) else 1 - int(np.floor(np.log10(gain)))
-    return float(np.round(gain, min(digits, -1)))
+    return gamble.make(Lottery.binary(p, max(10.0, float(np.round(gain, -1))), -loss), 0.0, wealth, sure_first)
 
 
 def sure_amount(g: Lottery, wealth: float, pref, rng: np.random.Generator) -> float:
