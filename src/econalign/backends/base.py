@@ -82,6 +82,10 @@ class Backend(ABC):
         """What, besides the name, changes this backend's answers (resume keys include it)."""
         return {}
 
+    def check_tasks(self, tasks: list[Task]) -> None:
+        """Refuse, in one clear error, tasks this backend cannot answer: cheap, so callers run it before any
+        output is written. A language model answers any task."""
+
     def tally(self) -> dict | None:
         """The `tokens` entry of a summary: the API requests made since the last tally (or since the
         backend was made) and their cost; None for backends that call no API."""

@@ -33,7 +33,6 @@ from rich.markup import escape  # noqa: E402
 
 from econalign import EconalignError, __version__  # noqa: E402
 from econalign.backends.base import Backend  # noqa: E402
-from econalign.backends.sim import SimBackend  # noqa: E402
 from econalign.io import read_json, writable_dir, write_json, write_text  # noqa: E402
 from econalign.measure.report import fmt, html_page, save_figures  # noqa: E402
 from econalign.preferences.social import HomoMoralis  # noqa: E402
@@ -105,8 +104,7 @@ class MenuPricer:
     def __init__(self, backend: Backend, market: Market, history: int, start: tuple[float, float]):
         self.backend, self.market, self.history, self.start = backend, market, history, start
         self.name = backend.name
-        if isinstance(backend, SimBackend):  # refuse a risk preference now, before any output is written
-            backend.check_tasks([self.menu(0, [])])
+        backend.check_tasks([self.menu(0, [])])  # a simulated risk preference is refused before any output
 
     def menu(self, firm: int, rows: list[dict]):
         own, rival = (rows[-1][PRICE[firm]], rows[-1][PRICE[1 - firm]]) if rows else (self.start[firm], self.start[1 - firm])
