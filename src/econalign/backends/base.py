@@ -97,9 +97,11 @@ class Backend(ABC):
 
     def complete(
         self, texts: list[str], max_new_tokens: int = 256, stop: list[str] | None = None, temperature: float = 0.0,
-        seed: int = 0, progress: Progress | None = None,
+        seed: int = 0, progress: Progress | None = None, reuse: dict | None = None,
     ) -> list[str]:
-        """Raw-text continuations, each ending right after the first stop string it reaches."""
+        """Raw-text continuations, each ending right after the first stop string it reaches. `reuse` is a dict
+        the caller keeps between calls, where a backend that can keeps what it computed for each text, so that a
+        later call on texts extending them does less work (a multi-turn rollout's next turn); others ignore it."""
         raise EconalignError(f"{self.name} answers tasks directly; it does not continue text")
 
 
