@@ -3,7 +3,7 @@
 import pytest
 
 from econalign.agent.format import agent_task, instruction, parse_trace
-from econalign.agent.runner import GROUP, pending_tool_call, run_rollouts
+from econalign.agent.runner import pending_tool_call, run_rollouts
 from econalign.backends.base import Backend
 from econalign.preferences import Lottery
 from econalign.tasks import gamble
@@ -76,7 +76,7 @@ class ScriptedAgent(Backend):
     def generate(self, tasks, max_new_tokens=64, seed=0, progress=None):
         raise NotImplementedError
 
-    def complete(self, texts, max_new_tokens=256, stop=None, temperature=0.0, seed=0, progress=None, reuse=None):
+    def complete(self, texts, max_new_tokens=256, stop=None, temperature=0.0, seed=0, progress=None):
         return [self.turns[min(t.count("<tool_output>"), len(self.turns) - 1)] for t in texts]
 
 
@@ -88,22 +88,6 @@ def test_rollout_runs_the_calculator_and_resumes():
     trace = parse_trace(r.completion)
     assert trace.well_formed, trace.errors
     assert trace.answer == "reject"
-
-
-def test_rollouts_run_in_groups_each_keeping_its_own_state_between_turns():
-    calls = []
-
-    class Recording(ScriptedAgent):
-        def complete(self, texts, *args, reuse=None, **kwargs):
-            calls.append((len(texts), id(reuse)))
-            return super().complete(texts, *args, **kwargs)
-
-    agent = Recording(["<think><tool>1+1</tool>", "</think>\nFinal answer: accept"])
-    prompts = [f"PROMPT {i}" for i in range(GROUP + 3)]
-    rollouts = run_rollouts(agent, prompts)
-    assert [r.prompt for r in rollouts] == prompts and all(r.turns == 2 for r in rollouts)
-    assert [n for n, _ in calls] == [GROUP, GROUP, 3, 3]  # a group runs all its turns before the next starts
-    assert calls[0][1] == calls[1][1] and calls[2][1] == calls[3][1]  # one dict through a group's turns
 
 
 def test_rollout_counts_tool_errors_and_stops_at_the_turn_limit():

@@ -74,42 +74,44 @@ def test_tiny_generate_one_string_per_task(tiny, tokenizer):
     assert tiny.generate([], max_new_tokens=4) == []
 
 
-def turns(backend, texts, calls=3, reuse=None):
-    """Continue `texts` over a few calls, each extending the last output as a tool turn would."""
-    out = []
-    for turn in range(calls):
-        written = backend.complete(texts, max_new_tokens=6, stop=["a"], reuse=reuse)
-        out.append(written)
-        texts = [t + w + f"<tool_output>{turn}</tool_output>" for t, w in zip(texts, written)]
-    return out
+def conversation(converse, texts, temperature=0.0, seed=0):
+    """Each text's turns under a fixed answering rule: text i takes 1 + i % 3 turns, some answers merging
+    with the continuation's last token ("a" + "nd" re-tokenizes as one token)."""
+    turns = {i: [] for i in range(len(texts))}
+
+    def respond(i, out):
+        turns[i].append(out)
+        return None if len(turns[i]) == 1 + i % 3 else ("nd so" if i % 2 else f"<tool_output>{i}</tool_output>")
+
+    converse(texts, respond, 10, stop=["a"], temperature=temperature, seed=seed)
+    return turns
 
 
 @pytest.fixture
-def small_batches(tiny):
+def three_slots(tiny):
     from econalign.backends.hf import HFBackend
 
-    return HFBackend(tiny.model, tiny.tokenizer, "tiny", batch_size=3)  # rows of several lengths share batches
+    return HFBackend(tiny.model, tiny.tokenizer, "tiny", batch_size=3)
 
 
-def test_tiny_continuations_from_kept_keys_and_values_match_reencoding(small_batches, tokenizer):
-    texts = [small_batches.render(t) for t in distinct_lengths(tokenizer, FULL, 7)]
-    kept = {}
-    assert turns(small_batches, texts, reuse=kept) == turns(small_batches, texts)
-    assert len(kept) == len(texts)  # the last call's texts only
-    # a new text beside continued ones: rows with and without kept keys and values in one batch
-    continued = [*kept, texts[0]]
-    assert small_batches.complete(continued, 6, reuse=kept) == small_batches.complete(continued, 6)
+def test_tiny_continuous_batching_writes_what_turn_by_turn_generate_writes(three_slots, tokenizer):
+    from econalign.backends.base import Backend
+
+    # more texts than slots; raw texts, whose continuations re-tokenize differently once answered
+    texts = ["Hello there, how", "x", "What is 2+2? <tool>", "Say",
+             *map(three_slots.render, distinct_lengths(tokenizer, FULL, 5))]
+    continuous = conversation(three_slots.converse, texts)
+    assert continuous == conversation(lambda *a, **k: Backend.converse(three_slots, *a, **k), texts)
+    assert [len(t) for t in continuous.values()] == [1 + i % 3 for i in range(9)]
+    assert sum("a" in out for t in continuous.values() for out in t) > 8  # turns end at the stop string
 
 
-def test_tiny_continuations_are_computed_from_the_kept_keys_and_values(small_batches, tokenizer):
-    texts = [small_batches.render(t) for t in distinct_lengths(tokenizer, FULL, 4)]
-    kept = {}
-    small_batches.complete(texts, 6, reuse=kept)
-    for text, (ids, kv) in kept.items():
-        assert len(ids) == kv[0][0].shape[1] > len(tokenizer(texts[0])["input_ids"]) // 2
-        kept[text] = ids, [(keys, values * 0) for keys, values in kv]  # read by a continuation, if not re-encoded
-    longer = [text + " Then" for text in kept]
-    assert small_batches.complete(longer, 6, reuse=kept) != small_batches.complete(longer, 6)
+def test_tiny_continuous_batching_samples_reproducibly(three_slots, tokenizer):
+    texts = [three_slots.render(t) for t in distinct_lengths(tokenizer, FULL, 5)]
+    first = conversation(three_slots.converse, texts, temperature=1.0, seed=1)
+    assert first == conversation(three_slots.converse, texts, temperature=1.0, seed=1)
+    assert first != conversation(three_slots.converse, texts, temperature=1.0, seed=2)
+    assert first != conversation(three_slots.converse, texts)
 
 
 def test_folder_without_model(tmp_path, tokenizer):

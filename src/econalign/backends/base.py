@@ -97,12 +97,28 @@ class Backend(ABC):
 
     def complete(
         self, texts: list[str], max_new_tokens: int = 256, stop: list[str] | None = None, temperature: float = 0.0,
-        seed: int = 0, progress: Progress | None = None, reuse: dict | None = None,
+        seed: int = 0, progress: Progress | None = None,
     ) -> list[str]:
-        """Raw-text continuations, each ending right after the first stop string it reaches. `reuse` is a dict
-        the caller keeps between calls, where a backend that can keeps what it computed for each text, so that a
-        later call on texts extending them does less work (a multi-turn rollout's next turn); others ignore it."""
+        """Raw-text continuations, each ending right after the first stop string it reaches."""
         raise EconalignError(f"{self.name} answers tasks directly; it does not continue text")
+
+    def converse(
+        self, texts: list[str], respond: Callable[[int, str], str | None], max_new_tokens: int = 256,
+        stop: list[str] | None = None, temperature: float = 0.0, seed: int = 0,
+    ) -> None:
+        """Multi-turn continuations: each time text i's continuation ends (a stop string, the token limit, the
+        end of text), `respond(i, continuation)` answers with text to append before generation resumes, or None
+        to end it. Here turn by turn, every unfinished text continued as one `complete` call."""
+        texts, active, turn = list(texts), list(range(len(texts))), 0
+        while active:
+            outputs = self.complete([texts[i] for i in active], max_new_tokens, stop=stop, temperature=temperature,
+                                    seed=seed + turn)
+            answers = [(i, out, respond(i, out)) for i, out in zip(active, outputs)]
+            active = [i for i, _, answer in answers if answer is not None]
+            for i, out, answer in answers:
+                if answer is not None:
+                    texts[i] += out + answer
+            turn += 1
 
 
 def load_backend(model: str, batch_size: int = 16, base_url: str | None = None,

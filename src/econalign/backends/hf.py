@@ -185,86 +185,38 @@ class HFBackend(Backend):
         texts = [self.render(t) for t in tasks]
         return [a.strip() for a in self.complete(texts, max_new_tokens, temperature=temperature, seed=seed, progress=progress)]
 
-    def complete(self, texts, max_new_tokens=256, stop=None, temperature=0.0, seed=0, progress=None, reuse=None):
-        """Continue each raw text; a continuation that reaches a stop string ends right after it.
-
-        With `reuse` (a dict the caller keeps between calls), each text's keys and values are kept there after the
-        call, and a later text that extends one of them runs only the tokens after their common token prefix:
-        a multi-turn rollout then no longer re-encodes its prompt every turn."""
+    def complete(self, texts, max_new_tokens=256, stop=None, temperature=0.0, seed=0, progress=None):
+        """Continue each raw text; a continuation that reaches a stop string ends right after it."""
         import torch
 
         torch.manual_seed(seed)
         sampling = {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
-        outputs, kept = [""] * len(texts), {}
+        outputs = [""] * len(texts)
         with torch.inference_mode():
             for idx, batch in self.batches(texts):
-                rows = [self._resume_point(text, reuse) for text in batch]
-                out = self._continue(rows, max_new_tokens, stop, sampling, keep=reuse is not None)
-                for i, text, (new, kv) in zip(idx, batch, out):
-                    outputs[i] = cut_after_stop(new, stop or [])
-                    if kv is not None:
-                        kept[text + outputs[i]] = kv
+                enc = self.encode(batch)
+                out = self.model.generate(
+                    **enc, max_new_tokens=max_new_tokens, pad_token_id=self.tokenizer.pad_token_id,
+                    stop_strings=stop or None, tokenizer=self.tokenizer, **sampling,
+                )
+                new = self.tokenizer.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+                for i, text in zip(idx, new):
+                    outputs[i] = cut_after_stop(text, stop or [])
                 if progress:
                     progress(len(idx))
-        if reuse is not None:
-            reuse.clear()  # a later call extends only these texts; older keys and values would only hold memory
-            reuse.update(kept)
         return outputs
 
-    def _resume_point(self, text, reuse):
-        """(cached ids, their keys and values, new ids): the longest token prefix of `text` kept in `reuse`, and
-        the rest. Tokens are compared, not text, since a re-tokenized continuation may merge across the seam."""
-        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
-        owners = [key for key in reuse or () if text.startswith(key)]
-        if not owners:
-            return [], None, ids
-        cached, kv = reuse[max(owners, key=len)]
-        common = 0
-        limit = min(len(cached), len(ids) - 1)  # at least one new token, whose logits start the continuation
-        while common < limit and cached[common] == ids[common]:
-            common += 1
-        if not common:
-            return [], None, ids
-        return ids[:common], [(k[:, :common], v[:, :common]) for k, v in kv], ids[common:]
 
-    def _continue(self, rows, max_new_tokens, stop, sampling, keep):
-        """One batched `generate` over rows of (cached ids, keys and values, new ids): each row's cached part is
-        left-padded to the longest, its new ids too, the mask holes between them; generation's positions count
-        only unmasked tokens, so each row continues as if encoded alone. Returns (new text, kept entry) per row."""
+    def converse(self, texts, respond, max_new_tokens=256, stop=None, temperature=0.0, seed=0):
+        """Continuous batching (`continuous.Slots`): a row whose turn ends is answered and resumes, or hands its
+        slot to the next text, while the other rows keep decoding; no text is re-encoded."""
         import torch
-        from transformers import DynamicCache
 
-        dev, pad = self.model.device, self.tokenizer.pad_token_id
-        prefix, width = max(len(c) for c, _, _ in rows), max(len(n) for _, _, n in rows)
-        tokens = torch.full((len(rows), prefix + width), pad, device=dev)
-        mask = torch.zeros_like(tokens)
-        for r, (cached, _, new) in enumerate(rows):
-            tokens[r, prefix + width - len(new) :] = torch.tensor(new, device=dev)
-            mask[r, prefix - len(cached) : prefix] = 1
-            mask[r, prefix + width - len(new) :] = 1
-        extra = {}
-        if prefix:
-            extra["cache"] = DynamicCache(ddp_cache_data=[
-                self._stack([kv[layer] if kv else None for _, kv, _ in rows], prefix)
-                for layer in range(self.model.config.num_hidden_layers)])
-        out = self.model.generate(
-            input_ids=tokens, attention_mask=mask, max_new_tokens=max_new_tokens, pad_token_id=pad,
-            stop_strings=stop or None, tokenizer=self.tokenizer, return_dict_in_generate=True, **sampling, **extra,
-        )
-        written = out.sequences[:, prefix + width :]
-        texts = self.tokenizer.batch_decode(written, skip_special_tokens=True)
-        if not keep:
-            return [(text, None) for text in texts]
-        run = out.cache.get_seq_length() - prefix - width  # the last token written was never fed back
-        kept = []
-        for r, (cached, _, new) in enumerate(rows):
-            ends = (written[r] == pad).nonzero()
-            n = min(run, int(ends[0]) if len(ends) else written.shape[1])
-            spans = (slice(prefix - len(cached), prefix), slice(prefix + width - len(new), prefix + width + n))
-            kv = [tuple(torch.cat([t[r][:, s] for s in spans], dim=1) for t in (layer.keys, layer.values))
-                  for layer in out.cache.layers]
-            kept.append((texts[r], (cached + new + written[r, :n].tolist(), kv)))
-        return kept
+        from econalign.backends.continuous import Slots
+
+        with torch.inference_mode():
+            Slots(self.model, self.tokenizer, self.batch_size, max_new_tokens, stop, temperature, seed).run(texts, respond)
+
 
 def cut_after_stop(text: str, stop: list[str]) -> str:
     """Generation checks stop strings per token, so a token may carry text past the stop string."""

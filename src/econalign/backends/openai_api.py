@@ -169,10 +169,9 @@ class OpenAIBackend(Backend):
         turns = [f"{m['role'].capitalize()}: {m['content']}" for m in task.messages()]
         return "\n\n".join([*turns, "Assistant:"])
 
-    def complete(self, texts, max_new_tokens=256, stop=None, temperature=0.0, seed=0, progress=None, reuse=None):
+    def complete(self, texts, max_new_tokens=256, stop=None, temperature=0.0, seed=0, progress=None):
         """Continuations from the completions endpoint. Like HFBackend's they keep the stop string that
-        ended them, which a server reports in `stop_reason` (vLLM and `econalign serve` do). `reuse` is
-        the server's business (vLLM caches prefixes itself)."""
+        ended them, which a server reports in `stop_reason` (vLLM and `econalign serve` do)."""
         def continuation(text: str) -> str:
             body = {"prompt": text, "max_tokens": max_new_tokens, "temperature": temperature, "seed": seed}
             choice = self.request("completions", {**body, **({"stop": stop} if stop else {})})["choices"][0]
