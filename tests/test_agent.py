@@ -98,6 +98,15 @@ def test_rollout_counts_tool_errors_and_stops_at_the_turn_limit():
     assert "<tool_output>error:" in r.completion
 
 
+def test_rollout_progress_ticks_once_per_rollout_as_it_ends():
+    ticks = []
+    agent = ScriptedAgent(["<think><tool>1+1</tool>", "</think>\nFinal answer: accept"])
+    run_rollouts(agent, ["A", "B", "C"], progress=ticks.append)
+    assert ticks == [1, 1, 1]
+    (r,) = run_rollouts(agent, ["A"], max_turns=1, progress=ticks.append)  # ends at the turn limit
+    assert r.turn_limit_hit and ticks == [1, 1, 1, 1]
+
+
 def test_blind_rollout_never_calls_the_tool():
     agent = ScriptedAgent(["<think><tool>1+1</tool>"])
     (r,) = run_rollouts(agent, ["PROMPT"], tools=False)

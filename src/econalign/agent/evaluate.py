@@ -72,13 +72,15 @@ def grade(task: Task, pref: RiskPreference, completion: str) -> dict:
     }
 
 
+CHUNK_BATCHES = 4  # batches of rollouts per saved chunk: continuous batching refills a batch's slots within a chunk
+
+
 def rollout_chunk(backend, tasks, pref, mode, calculator, max_turns, max_new_tokens, seed, advance) -> list[dict]:
     prompts = [backend.render(agent_task(t, mode)) for t in tasks]
     rollouts = run_rollouts(
         backend, prompts, tools=mode == "agentic", calculator=calculator, max_turns=max_turns,
-        max_new_tokens=max_new_tokens, seed=seed,
+        max_new_tokens=max_new_tokens, seed=seed, progress=advance,
     )
-    advance(len(tasks))
     return [
         {
             "id": t.id,
@@ -125,7 +127,8 @@ def evaluate_agent(
     batch: int = 16,
 ) -> dict:
     tasks = [solve(t, pref) for t in tasks]
-    key = fingerprint(backend.name, pref.spec(), mode, seed, max_turns, max_new_tokens, [t.id for t in tasks])
+    chunk = CHUNK_BATCHES * batch
+    key = fingerprint(backend.name, pref.spec(), mode, seed, max_turns, max_new_tokens, chunk, [t.id for t in tasks])
     rows, figures = run_chunks(
         tasks,
         lambda chunk, i, advance: rollout_chunk(
@@ -134,7 +137,7 @@ def evaluate_agent(
         out / ".cache",
         key,
         f"{mode} agent · {backend.name}",
-        batch,
+        chunk,
     )
     summary = {
         "model": backend.name,

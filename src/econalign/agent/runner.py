@@ -41,9 +41,10 @@ def run_rollouts(
     max_new_tokens: int = 384,
     temperature: float = 0.0,
     seed: int = 0,
+    progress: Callable[[int], None] | None = None,
 ) -> list[Rollout]:
     """Roll out each prompt; with `tools`, every </tool> is answered by `calculator` (in-process by
-    default; pass a CalculatorClient's `calculate` to use the HTTP service)."""
+    default; pass a CalculatorClient's `calculate` to use the HTTP service). `progress(1)` as each rollout ends."""
     rollouts = [Rollout(prompt=p) for p in prompts]
 
     def respond(i: int, out: str) -> str | None:
@@ -51,16 +52,17 @@ def run_rollouts(
         r.completion += out
         r.turns += 1
         expression = pending_tool_call(out) if tools else None
-        if expression is None:
-            return None
-        result = calculator(expression)
-        r.tool_results.append(result)
-        answer = tool_output_block(result.text)
-        r.completion += answer
-        if r.turns == max_turns:
-            r.turn_limit_hit = True
-            return None
-        return answer
+        if expression is not None:
+            result = calculator(expression)
+            r.tool_results.append(result)
+            answer = tool_output_block(result.text)
+            r.completion += answer
+            r.turn_limit_hit = r.turns == max_turns
+            if not r.turn_limit_hit:
+                return answer
+        if progress:
+            progress(1)
+        return None
 
     stop = [TOOL_CLOSE] if tools else None
     backend.converse(prompts, respond, max_new_tokens, stop=stop, temperature=temperature, seed=seed)
