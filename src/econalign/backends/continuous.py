@@ -186,17 +186,19 @@ class Slots:
             self.mask = self.mask.new_zeros((len(keep), 0))
             return
         mask = self.mask.new_zeros((len(keep), width))
-        pairs = [tuple(t.new_zeros((len(keep), t.shape[1], width, t.shape[3])) for t in pair) for pair in self.pairs()]
+        columns = torch.zeros((len(keep), width), dtype=torch.long, device=mask.device)  # masked ones read column 0
         for k, r in enumerate(keep):
             row = self.rows[r]
-            if not row or not row.ids:
-                continue
-            cols, start = torch.tensor(row.cols, device=mask.device), width - len(row.ids)
-            mask[k, start:] = 1
-            for new, old in zip(pairs, self.pairs()):
-                for t_new, t_old in zip(new, old):
-                    t_new[k, :, start:] = t_old[r][:, cols]
-            row.cols = list(range(start, width))
+            if row and row.ids:
+                start = width - len(row.ids)
+                mask[k, start:] = 1
+                columns[k, start:] = torch.tensor(row.cols, device=mask.device)
+                row.cols = list(range(start, width))
+        index = torch.tensor(keep, device=mask.device)
+        pairs = []
+        for pair in self.pairs():
+            gather = columns[:, None, :, None].expand(-1, pair[0].shape[1], -1, pair[0].shape[3])
+            pairs.append(tuple(torch.gather(t[index], 2, gather) for t in pair))
         self.rows, self.mask = [self.rows[r] for r in keep], mask
         self.replace(pairs)
 
