@@ -106,6 +106,34 @@ def test_tiny_continuous_batching_writes_what_turn_by_turn_generate_writes(three
     assert sum("a" in out for t in continuous.values() for out in t) > 8  # turns end at the stop string
 
 
+def test_tiny_model_whose_generation_config_suppresses_tokens_rolls_out_as_generate_does(three_slots, tokenizer):
+    from econalign.backends.base import Backend
+
+    texts = ["Hello there, how", "x", *map(three_slots.render, distinct_lengths(tokenizer, FULL, 3))]
+    plain = conversation(three_slots.converse, texts)
+    first = tokenizer(plain[0][0], add_special_tokens=False)["input_ids"][0]
+    three_slots.model.generation_config.suppress_tokens = [first]  # a processor continuous batching lacks
+    try:
+        suppressed = conversation(three_slots.converse, texts)
+        assert suppressed == conversation(lambda *a, **k: Backend.converse(three_slots, *a, **k), texts)
+        assert suppressed[0] != plain[0]
+    finally:
+        three_slots.model.generation_config.suppress_tokens = None
+
+
+def test_continuous_sampling_applies_what_generate_would():
+    from transformers import GenerationConfig
+
+    from econalign.backends.continuous import sampling_warpers
+
+    assert sampling_warpers(GenerationConfig(), 0.0) is None  # greedy
+    unset = sampling_warpers(GenerationConfig(), 0.7)  # generate's defaults: top-k 50, top-p 1
+    assert [type(w).__name__ for w in unset] == ["TemperatureLogitsWarper", "TopKLogitsWarper"]
+    assert unset[0].temperature == 0.7 and unset[1].top_k == 50
+    nucleus = sampling_warpers(GenerationConfig(top_k=0, top_p=0.9), 1.0)
+    assert [type(w).__name__ for w in nucleus] == ["TemperatureLogitsWarper", "TopPLogitsWarper"]
+
+
 def test_tiny_continuous_batching_samples_reproducibly(three_slots, tokenizer):
     texts = [three_slots.render(t) for t in distinct_lengths(tokenizer, FULL, 5)]
     first = conversation(three_slots.converse, texts, temperature=1.0, seed=1)

@@ -203,13 +203,27 @@ class Slots:
         self.replace(pairs)
 
 
+# generate's processors that Slots does not apply, at their neutral values: a model whose generation config sets
+# another value is rolled out turn by turn with generate instead (HFBackend.converse)
+NEUTRAL = {"repetition_penalty": 1.0, "no_repeat_ngram_size": 0, "min_length": 0, "min_new_tokens": None,
+           "min_p": None, "top_h": None, "typical_p": 1.0, "epsilon_cutoff": 0.0, "eta_cutoff": 0.0,
+           "bad_words_ids": None, "suppress_tokens": None, "begin_suppress_tokens": None, "sequence_bias": None,
+           "forced_bos_token_id": None, "forced_eos_token_id": None, "exponential_decay_length_penalty": None}
+
+
+def handles(config) -> bool:
+    return all(getattr(config, name, None) in (None, neutral) for name, neutral in NEUTRAL.items())
+
+
 def sampling_warpers(config, temperature: float) -> LogitsProcessorList | None:
-    """What `generate(do_sample=True, temperature=...)` applies with the model's generation config; None: greedy."""
+    """What `generate(do_sample=True, temperature=...)` applies with the model's generation config (top-k 50 where
+    the model sets none, as generate does); None: greedy."""
     if temperature <= 0:
         return None
     warpers = LogitsProcessorList([TemperatureLogitsWarper(temperature)])
-    if config.top_k:
-        warpers.append(TopKLogitsWarper(config.top_k))
+    top_k = 50 if config.top_k is None else config.top_k
+    if top_k:
+        warpers.append(TopKLogitsWarper(top_k))
     if config.top_p is not None and config.top_p < 1.0:
         warpers.append(TopPLogitsWarper(config.top_p))
     return warpers

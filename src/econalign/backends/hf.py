@@ -212,8 +212,10 @@ class HFBackend(Backend):
         slot to the next text, while the other rows keep decoding; no text is re-encoded."""
         import torch
 
-        from econalign.backends.continuous import Slots
+        from econalign.backends.continuous import Slots, handles
 
+        if not handles(self.model.generation_config):  # e.g. a repetition penalty: generate applies it
+            return super().converse(texts, respond, max_new_tokens, stop, temperature, seed)
         with torch.inference_mode():
             Slots(self.model, self.tokenizer, self.batch_size, max_new_tokens, stop, temperature, seed).run(texts, respond)
 
