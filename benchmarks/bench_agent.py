@@ -3,9 +3,10 @@
 The runner (`agent/runner.py`: stop at </tool>, answer with the calculator, resume; on a local model
 continuous batching, `backends/continuous.py`), the same runner turn by turn (every turn one `generate` per
 batch of unfinished rollouts, re-encoding each text: the runner before continuous batching), and one plain
-greedy `model.generate` per batch: same prompts, batch size and token limit, rounds interleaved. All count the tokens of the text the model wrote (calculator output excluded), re-tokenized
-the same way, so a ratio is tokens/s over tokens/s of generate. Multi-turn needs a model that calls the
-calculator, e.g. the SFT agent of the README.
+greedy `model.generate` per batch: same prompts, batch size and token limit, rounds interleaved. All count
+the tokens of the text the model wrote (calculator output excluded), re-tokenized the same way, so a ratio
+is tokens/s over tokens/s of generate. Multi-turn needs a model that calls the calculator, e.g. the CPU SFT
+agent of the README (`--model runs/sft/pt-agentic-masked-cpu/model`).
 
     .venv/bin/python benchmarks/bench_agent.py [--model default] [--items 32] [--max-new-tokens 128] [--rounds 2]
 """
