@@ -34,7 +34,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 from transformers import StoppingCriteria, StoppingCriteriaList
 
-from econalign.backends.hf import HFBackend
+from econalign.backends.hf import HFBackend, end_tokens
 from econalign.http_errors import invalid_field, unicode_text
 
 DEFAULT_MAX_TOKENS = 256  # when a request names none, and the context has room for them
@@ -124,8 +124,7 @@ class Generator:
         self.closing = threading.Event()  # set on SIGTERM or SIGINT
         tokenizer, config = backend.tokenizer, backend.model.generation_config
         self.pieces = tokenizer.batch_decode([[i] for i in range(len(tokenizer))])
-        eos = config.eos_token_id if isinstance(config.eos_token_id, list) else [config.eos_token_id]
-        self.ends = {i for i in [*eos, tokenizer.eos_token_id, tokenizer.pad_token_id] if i is not None}
+        self.ends = {i for i in [*end_tokens(config), tokenizer.eos_token_id, tokenizer.pad_token_id] if i is not None}
 
     async def run(self, request: Request, job: Callable[[Callable[[], bool]], object]):
         """`job(halted)` in the model's thread once the requests before it are done; `halted()` turns

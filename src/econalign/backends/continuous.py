@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import torch
 from transformers import DynamicCache, DynamicLayer, LogitsProcessorList, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
 
-from econalign.backends.hf import cut_after_stop
+from econalign.backends.hf import cut_after_stop, end_tokens
 
 
 @dataclass
@@ -66,7 +66,7 @@ class Slots:
         self.rows: list[Row | None] = []
         self.layers: list[GrowingLayer] | None = None  # keys and values per layer: (rows, heads, columns, dim)
         self.mask = torch.zeros((0, 0), dtype=torch.long, device=model.device)
-        self.eos = set(_as_list(model.generation_config.eos_token_id) or [tokenizer.eos_token_id])
+        self.eos = set(end_tokens(model.generation_config) or [tokenizer.eos_token_id])
         self.generator = torch.Generator(device=model.device).manual_seed(seed)
         self.warp = sampling_warpers(model.generation_config, temperature)
 
@@ -228,8 +228,3 @@ def sampling_warpers(config, temperature: float) -> LogitsProcessorList | None:
         warpers.append(TopPLogitsWarper(config.top_p))
     return warpers
 
-
-def _as_list(value) -> list[int]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, (list, tuple)) else [value]

@@ -206,7 +206,6 @@ class HFBackend(Backend):
                     progress(len(idx))
         return outputs
 
-
     def converse(self, texts, respond, max_new_tokens=256, stop=None, temperature=0.0, seed=0):
         """Continuous batching (`continuous.Slots`): a row whose turn ends is answered and resumes, or hands its
         slot to the next text, while the other rows keep decoding; no text is re-encoded."""
@@ -218,6 +217,12 @@ class HFBackend(Backend):
             return super().converse(texts, respond, max_new_tokens, stop, temperature, seed)
         with torch.inference_mode():
             Slots(self.model, self.tokenizer, self.batch_size, max_new_tokens, stop, temperature, seed).run(texts, respond)
+
+
+def end_tokens(config) -> list[int]:
+    """A generation config's end-of-sequence ids as a list: a config holds one id, a list of them, or none."""
+    eos = config.eos_token_id
+    return [] if eos is None else list(eos) if isinstance(eos, (list, tuple)) else [eos]
 
 
 def cut_after_stop(text: str, stop: list[str]) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from econalign.agent.format import TOOL_CLOSE, tool_output_block
 from econalign.agent.runner import pending_tool_call
-from econalign.backends.hf import cut_after_stop
+from econalign.backends.hf import cut_after_stop, end_tokens
 from econalign.tools.calculator import CalcResult, evaluate
 
 
@@ -92,7 +92,7 @@ def generate_turn(model, tokenizer, inputs: list[list[int]], generation_config, 
     config = copy.deepcopy(generation_config)
     config.max_new_tokens, config.stop_strings = budget, [TOOL_CLOSE]
     out = model.generate(input_ids=ids, attention_mask=mask, generation_config=config, tokenizer=tokenizer)
-    eos = set(config.eos_token_id if isinstance(config.eos_token_id, list) else [config.eos_token_id])
+    eos = set(end_tokens(config))
     return [turn_tokens(tokenizer, row.tolist(), eos) for row in out[:, width:]]
 
 
