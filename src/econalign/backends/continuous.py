@@ -117,15 +117,16 @@ class Slots:
             ids[k, start:] = torch.tensor(toks, device=dev)
             new_mask[k, start:] = 1
             positions[k, start:] = torch.arange(done, done + len(toks), device=dev)
-        everyone = len(rows) == len(self.rows)  # rows are in order: decoding steps write the cache in place
+        # every row, in order (a decoding step): the model writes into the cache in place
+        in_place = self.layers is not None and len(rows) == len(self.rows)
         cache = DynamicCache()
-        if self.layers is not None and everyone:
+        if in_place:
             cache.layers = self.layers
         elif self.layers is not None:
             cache = DynamicCache(ddp_cache_data=[(k[index], v[index]) for k, v in self.pairs()])
         out = self.model(input_ids=ids, attention_mask=torch.cat([self.mask[index], new_mask], dim=1),
                          position_ids=positions, cache=cache, use_cache=True, logits_to_keep=1)
-        if not (self.layers is not None and everyone):  # new columns: the rows that ran get theirs, others a hole
+        if not in_place:  # new columns: the rows that ran get theirs, every other row a masked hole
             pairs = []
             for layer in out.cache.layers:
                 pair = []
